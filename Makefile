@@ -1,0 +1,41 @@
+# vdlite: the two commands the README starts with are `make demo` and `make test`.
+# Set-up makes a virtual environment in .venv. Without an NVIDIA GPU it installs PyTorch's
+# CPU build first (TORCH_CPU_INDEX is PyTorch's CPU wheel index; pip falls back to its own
+# configured indexes where that one cannot be reached).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-lib test-lessons lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+ifeq ($(HAS_GPU),yes)
+	$(PY) -m pip install --quiet torch
+else
+	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)" --extra-index-url $(TORCH_CPU_INDEX) 2>&1 \
+		| grep -v -e "Retrying" -e "Could not fetch URL" -e "NewConnectionError" || true
+	$(PY) -c "import torch; print('torch', torch.__version__)"
+endif
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/vdlite demo --out out/demo
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests lessons --nbval-lax -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check vdlite kernels tests
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,89 @@
+"""The `vdlite` command: clear one-line errors, and train -> sample -> demo at tiny sizes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from vdlite.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "VDLITE_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "vdlite", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, text: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert text in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("vdlite: error:")
+
+
+def test_help_lists_the_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for name in ("demo", "train", "sample"):
+        assert name in proc.stdout
+
+
+def test_missing_data_folder_is_a_one_line_error(tmp_path):
+    assert_one_line_error(run_cli("train", "--data", str(tmp_path / "nope")), "nope")
+
+
+def test_missing_checkpoint_is_a_one_line_error(tmp_path):
+    assert_one_line_error(run_cli("sample", "--checkpoint", str(tmp_path / "m.pt")),
+                          "checkpoint not found")
+
+
+def test_bad_numbers_and_devices_are_rejected():
+    assert_one_line_error(run_cli("demo", "--steps", "0"), "positive integer")
+    assert_one_line_error(run_cli("demo", "--steps", "many"), "positive integer")
+    assert_one_line_error(run_cli("demo", "--device", "tpu"), "cpu or cuda")
+    if not torch.cuda.is_available():
+        assert_one_line_error(run_cli("demo", "--device", "cuda"), "CUDA is not available")
+
+
+def test_train_then_sample_round_trip(tmp_path, capsys):
+    ckpt_dir, sample_dir = tmp_path / "train", tmp_path / "sample"
+    assert main(["train", "--steps", "2", "--batch", "2", "--frames", "3", "--size", "16",
+                 "--out", str(ckpt_dir), "--no-progress"]) == 0
+    assert main(["sample", "--checkpoint", str(ckpt_dir / "model.pt"), "--num", "2",
+                 "--steps", "2", "--frames", "5", "--out", str(sample_dir), "--mp4",
+                 "--no-progress"]) == 0
+    clips = torch.load(sample_dir / "samples.pt")
+    assert clips.shape == (2, 3, 5, 16, 16)
+    assert clips.min() >= -1 and clips.max() <= 1
+    assert (sample_dir / "sample.gif").stat().st_size > 0
+    assert (sample_dir / "sample.mp4").stat().st_size > 0
+
+
+def test_train_on_a_folder_of_videos(tmp_path):
+    from vdlite.data import MovingSprites, write_gif
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    data = MovingSprites(num_clips=2, frames=8, size=16, seed=1)
+    for i in range(2):
+        write_gif(data[i]["video"], folder / f"clip{i}.gif")
+    assert main(["train", "--data", str(folder), "--steps", "1", "--batch", "2", "--frames",
+                 "4", "--size", "16", "--out", str(tmp_path / "m"), "--no-progress"]) == 0
+    assert (tmp_path / "m" / "model.pt").is_file()
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path):
+    proc = run_cli("demo", "--steps", "2", "--samples", "2", "--sample-steps", "2",
+                   "--out", str(tmp_path), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("sample.gif", "side_by_side.gif", "metrics.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for who in ("real_clips", "video_model", "frame_by_frame"):
+        assert set(metrics["metrics"][who]) >= {"background_change", "colour_drift",
+                                                 "size_drift", "path_residual"}
+    assert "background_change" in proc.stdout

@@ -1,0 +1,69 @@
+"""Consistency figures on clips whose answer is known by construction."""
+
+import pytest
+import torch
+
+from vdlite.data import MovingSprites
+from vdlite.metrics import consistency_report, path_residual, size_drift, sprite_masks
+
+
+def square_clip(t=7, size=20, start=(3, 4), vel=(1, 2), side=4, colour=(1.0, -1.0, -1.0)):
+    """A square moving exactly `vel` pixels per frame on a grey background: [1, 3, T, S, S]."""
+    video = torch.full((1, 3, t, size, size), -0.5)
+    for i in range(t):
+        x, y = start[0] + vel[0] * i, start[1] + vel[1] * i
+        video[0, :, i, y : y + side, x : x + side] = torch.tensor(colour)[:, None, None]
+    return video
+
+
+def test_constant_velocity_square_is_perfectly_consistent():
+    rep = consistency_report(square_clip())
+    assert rep["background_change"] == 0.0
+    assert rep["colour_drift"] == pytest.approx(0.0, abs=1e-6)
+    assert rep["size_drift"] == pytest.approx(0.0, abs=1e-6)
+    assert rep["path_residual"] == pytest.approx(0.0, abs=1e-4)
+    assert rep["missing_frames"] == 0.0
+
+
+def test_background_flicker_is_measured_exactly():
+    video = square_clip()
+    video[:, :, 1::2] += 0.1 * (sprite_masks(video)[:, None, 1::2] == 0)  # odd frames brighter
+    assert consistency_report(video)["background_change"] == pytest.approx(0.1, rel=1e-5)
+
+
+def test_a_jump_off_the_line_gives_the_least_squares_residual():
+    # Centroid x: 0,1,2,3,4 plus a 5-pixel jump at the last frame; fit by hand in float64.
+    video = square_clip(t=5, vel=(1, 0))
+    video[0, :, 4] = -0.5
+    video[0, :, 4, 4:8, 12:16] = torch.tensor([1.0, -1.0, -1.0])[:, None, None]
+    t = torch.arange(5, dtype=torch.float64)
+    cx = torch.tensor([4.5, 5.5, 6.5, 7.5, 13.5], dtype=torch.float64)
+    design = torch.stack([torch.ones_like(t), t], 1)
+    fit = design @ torch.linalg.lstsq(design, cx[:, None]).solution
+    expected = (cx[:, None] - fit).pow(2).mean().sqrt().item()
+    assert path_residual(video) == pytest.approx(expected, rel=1e-4)
+
+
+def test_size_drift_is_the_coefficient_of_variation_of_area():
+    video = square_clip(t=2, vel=(0, 0), side=4)
+    video[0, :, 1, 4:10, 3:9] = torch.tensor([1.0, -1.0, -1.0])[:, None, None]  # 36 px
+    areas = torch.tensor([16.0, 36.0])
+    assert size_drift(video) == pytest.approx((areas.std() / areas.mean()).item(), rel=1e-5)
+
+
+def test_real_sprite_clips_score_far_better_than_shuffled_frames():
+    data = MovingSprites(num_clips=64, frames=8, size=32, sprites=1, background="plain", seed=3)
+    real = torch.stack([data[i]["video"] for i in range(16)])
+    # Frame t of clip b comes from clip (b + t) % 16: a different sprite in every frame.
+    mixed = torch.stack([real[(torch.arange(16) + t) % 16, :, t] for t in range(8)], dim=2)
+    good, bad = consistency_report(real), consistency_report(mixed)
+    assert good["background_change"] < 1e-6 < bad["background_change"]
+    for key in ("colour_drift", "size_drift", "path_residual"):
+        assert good[key] < bad[key] / 3, key
+
+
+def test_rejects_wrong_shapes():
+    with pytest.raises(ValueError, match=r"\[B, 3, T, H, W\]"):
+        consistency_report(torch.zeros(1, 1, 4, 8, 8))
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        consistency_report(torch.zeros(1, 3, 1, 8, 8))

@@ -1,0 +1,12 @@
+"""vdlite: video diffusion from scratch, one module per idea.
+
+Modules: `data` (moving sprites, video files), `conv3d` (3D convolution as an implicit
+GEMM, causal and pseudo-3D variants), `unet3d` (the 3D U-Net denoiser), `diffusion`
+(schedules, losses, DDPM/DDIM samplers), `metrics` (temporal consistency), `train` and
+`demo` (the loops behind the `vdlite` command).
+"""
+
+from vdlite.conv3d import CausalConv3d, Conv3d, PseudoConv3d, conv3d
+
+__all__ = ["conv3d", "Conv3d", "CausalConv3d", "PseudoConv3d"]
+__version__ = "0.1.0"

@@ -1,0 +1,162 @@
+"""The `vdlite` command: `demo`, `train` and `sample` (also `python -m vdlite`).
+
+Errors a user can fix (a missing file, CUDA asked for but absent, a bad size) are printed as
+one line, `vdlite: error: ...`, with exit status 2, never as a traceback
+(set VDLITE_DEBUG=1 to see the traceback instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
+
+
+class UsageError(Exception):
+    """A problem with the command line that the user can fix."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def check_device(device: str) -> str:
+    """Accept 'cpu', 'cuda' or 'cuda:N' only where that device exists."""
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device} was asked for, but CUDA is not available here")
+        return device
+    raise UsageError(f"--device must be cpu or cuda, got {device!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vdlite", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="train a video model and a frame-by-frame baseline on "
+                                       "moving sprites, sample both and compare them")
+    demo.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    demo.add_argument("--steps", type=positive_int, default=None,
+                      help="training steps per model (default: the device's preset)")
+    demo.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--samples", type=positive_int, default=16, help="clips sampled per model")
+    demo.add_argument("--sample-steps", type=positive_int, default=50, help="DDIM steps")
+    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    tr = sub.add_parser("train", help="train a denoiser on moving sprites or your own videos")
+    tr.add_argument("--data", default="sprites",
+                    help="'sprites' (built-in synthetic data) or a folder of videos/frames")
+    tr.add_argument("--out", default="out/train", help="output folder for model.pt")
+    tr.add_argument("--mode", choices=("video", "frame"), default="video",
+                    help="video: joint clips; frame: the frame-by-frame baseline")
+    tr.add_argument("--conv", choices=("full", "pseudo", "spatial"), default="full")
+    tr.add_argument("--steps", type=positive_int, default=600)
+    tr.add_argument("--batch", type=positive_int, default=8)
+    tr.add_argument("--frames", type=positive_int, default=8)
+    tr.add_argument("--size", type=positive_int, default=32)
+    tr.add_argument("--stride", type=positive_int, default=1, help="temporal stride of clips")
+    tr.add_argument("--lr", type=float, default=2e-3)
+    tr.add_argument("--device", default="cpu")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--no-progress", action="store_true")
+
+    sa = sub.add_parser("sample", help="sample clips from a trained model")
+    sa.add_argument("--checkpoint", required=True, help="model.pt written by `vdlite train`")
+    sa.add_argument("--out", default="out/sample", help="output folder")
+    sa.add_argument("--num", type=positive_int, default=8, help="number of clips")
+    sa.add_argument("--steps", type=positive_int, default=50, help="DDIM steps")
+    sa.add_argument("--frames", type=positive_int, default=None,
+                    help="frames per clip (default: as trained)")
+    sa.add_argument("--device", default="cpu")
+    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--mp4", action="store_true", help="also write sample.mp4")
+    sa.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from vdlite.demo import CONSISTENCY_FIGURES, run_demo
+
+    res = run_demo(args.out, args.steps, check_device(args.device), args.seed, args.samples,
+                   args.sample_steps, progress=not args.no_progress)
+    print(f"wrote {args.out}/sample.gif, side_by_side.gif, metrics.json")
+    header = f"{'figure (lower is better)':26s}{'real clips':>12s}{'video':>10s}{'frame':>10s}"
+    print(header)
+    m = res["metrics"]
+    for key in (*CONSISTENCY_FIGURES, "missing_frames"):
+        print(f"{key:26s}{m['real_clips'][key]:12.4f}{m['video_model'][key]:10.4f}"
+              f"{m['frame_by_frame'][key]:10.4f}")
+    print("timings (s):", json.dumps(res["timings_s"]))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from vdlite.data import MovingSprites, VideoFolder
+    from vdlite.train import TrainConfig, clip_batches, save_checkpoint, train
+
+    device = check_device(args.device)
+    if args.data == "sprites":
+        data = MovingSprites(num_clips=100_000, frames=args.frames, size=args.size,
+                             stride=args.stride, seed=args.seed)
+    else:
+        data = VideoFolder(args.data, frames=args.frames, size=args.size, stride=args.stride)
+    cfg = TrainConfig(mode=args.mode, conv=args.conv, frames=args.frames, size=args.size,
+                      batch=args.batch, lr=args.lr, steps=args.steps, seed=args.seed)
+    model, losses = train(cfg, clip_batches(data, args.batch, args.seed), device,
+                          progress=not args.no_progress)
+    path = Path(args.out) / "model.pt"
+    save_checkpoint(path, model, cfg, data=args.data, final_loss=losses[-1])
+    print(f"wrote {path} (final loss {sum(losses[-20:]) / len(losses[-20:]):.4f})")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from vdlite.data import tile_videos, write_gif, write_mp4
+    from vdlite.train import load_checkpoint, sample
+
+    device = check_device(args.device)
+    model, cfg = load_checkpoint(args.checkpoint, device)
+    clips = sample(model, cfg, args.num, args.steps, device, args.seed, args.frames,
+                   progress=not args.no_progress).cpu()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    grid = tile_videos(list(clips), ncols=min(args.num, 8))
+    write_gif(grid, out / "sample.gif", scale=3)
+    torch.save(clips, out / "samples.pt")
+    if args.mp4:
+        write_mp4(grid, out / "sample.mp4")
+    print(f"wrote {out}/sample.gif and samples.pt ({args.num} clips of {clips.shape[2]} frames)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    commands = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample}
+    try:
+        commands[args.command](args)
+    except (UsageError, *USAGE_ERRORS) as err:
+        if os.environ.get("VDLITE_DEBUG"):
+            raise
+        print(f"vdlite: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vdlite: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

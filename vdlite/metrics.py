@@ -1,0 +1,123 @@
+"""Temporal-consistency figures for clips of one sprite on a plain background.
+
+A video model should keep the background still, keep the sprite's colour and size, and move
+it along a smooth path. Because the course's synthetic sprites are simple, each property can
+be measured directly on a generated clip, without a learned feature network:
+
+- `background_change`: mean |x_{t+1} - x_t| over pixels that are background in both frames;
+- `colour_drift`: standard deviation over frames of the sprite's mean colour;
+- `size_drift`: coefficient of variation (std / mean) over frames of the sprite's area;
+- `path_residual`: RMS distance (pixels) between the sprite's centroids and the best
+  constant-velocity path c(t) = c0 + v t fitted to them by least squares;
+- `missing_frames`: fraction of frames in which no sprite is found.
+
+Lower is better for each. All take a batch of videos [B, 3, T, H, W] in [-1, 1] and return
+the mean over clips. Segmentation: the background colour of a clip is the per-channel median
+of all its pixels (the sprite covers a small part of the frame), and a pixel belongs to the
+sprite when its colour is farther than `threshold` (Euclidean, in [-1, 1] units) from it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+MIN_SPRITE_PIXELS = 3
+
+
+def _check_video(video: torch.Tensor) -> None:
+    if video.ndim != 5 or video.shape[1] != 3:
+        raise ValueError(f"video must be [B, 3, T, H, W], got shape {tuple(video.shape)}")
+    if video.shape[2] < 2:
+        raise ValueError(f"consistency needs at least 2 frames, got T={video.shape[2]}")
+
+
+def sprite_masks(video: torch.Tensor, threshold: float = 0.4) -> torch.Tensor:
+    """Foreground masks [B, T, H, W] (bool): pixels far from the clip's median colour."""
+    _check_video(video)
+    b = video.shape[0]
+    background = video.reshape(b, 3, -1).median(dim=2).values  # [B, 3]
+    dist = (video - background[:, :, None, None, None]).norm(dim=1)  # [B, T, H, W]
+    return dist > threshold
+
+
+def background_change(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
+    """Mean absolute frame-to-frame change of background pixels (0 for a still background).
+
+    mean over b, t, c and pixels p with p in background(t) and background(t+1) of
+    |x[b, c, t+1, p] - x[b, c, t, p]|.
+    """
+    masks = sprite_masks(video) if masks is None else masks
+    still = ~masks[:, 1:] & ~masks[:, :-1]  # [B, T-1, H, W]
+    diff = (video[:, :, 1:] - video[:, :, :-1]).abs().mean(dim=1)  # [B, T-1, H, W]
+    return float((diff * still).sum() / still.sum().clamp(min=1))
+
+
+def _sprite_stats(video: torch.Tensor, masks: torch.Tensor):
+    """Per-frame sprite area [B, T], mean colour [B, T, 3], centroid [B, T, 2] and presence."""
+    _, _, _, h, w = video.shape
+    m = masks.float()
+    area = m.sum(dim=(2, 3))  # [B, T]
+    present = area >= MIN_SPRITE_PIXELS
+    denom = area.clamp(min=1)
+    colour = torch.einsum("bcthw,bthw->btc", video, m) / denom[..., None]
+    ys = torch.arange(h, dtype=video.dtype, device=video.device)
+    xs = torch.arange(w, dtype=video.dtype, device=video.device)
+    cx = torch.einsum("bthw,w->bt", m, xs) / denom
+    cy = torch.einsum("bthw,h->bt", m, ys) / denom
+    return area, colour, torch.stack([cx, cy], dim=-1), present
+
+
+def colour_drift(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
+    """Std over frames of the sprite's mean colour, averaged over channels and clips."""
+    masks = sprite_masks(video) if masks is None else masks
+    _, colour, _, present = _sprite_stats(video, masks)
+    drifts = [colour[b, present[b]].std(dim=0).mean() for b in range(video.shape[0])
+              if present[b].sum() >= 2]
+    return float(torch.stack(drifts).mean()) if drifts else float("nan")
+
+
+def size_drift(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
+    """Coefficient of variation std(area_t) / mean(area_t) over frames, mean over clips."""
+    masks = sprite_masks(video) if masks is None else masks
+    area, _, _, _ = _sprite_stats(video, masks)
+    cv = area.std(dim=1) / area.mean(dim=1).clamp(min=1)
+    return float(cv.mean())
+
+
+def path_residual(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
+    """RMS distance (pixels) from sprite centroids to their least-squares line c0 + v t.
+
+    For each clip, with t over the frames where a sprite is found, solve
+    min_{c0, v} sum_t |c_t - c0 - v t|^2 and report sqrt(mean residual^2).
+    """
+    masks = sprite_masks(video) if masks is None else masks
+    _, _, centroid, present = _sprite_stats(video, masks)
+    rms = []
+    for b in range(video.shape[0]):
+        t = torch.nonzero(present[b]).flatten().to(video.dtype)
+        if t.numel() < 3:
+            continue
+        design = torch.stack([torch.ones_like(t), t], dim=1)  # [n, 2]
+        c = centroid[b, present[b]]  # [n, 2]
+        coef = torch.linalg.lstsq(design, c).solution  # [2, 2]
+        rms.append((c - design @ coef).pow(2).sum(dim=1).mean().sqrt())
+    return float(torch.stack(rms).mean()) if rms else float("nan")
+
+
+def missing_frames(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
+    """Fraction of frames in which fewer than MIN_SPRITE_PIXELS sprite pixels are found."""
+    masks = sprite_masks(video) if masks is None else masks
+    return float((masks.sum(dim=(2, 3)) < MIN_SPRITE_PIXELS).float().mean())
+
+
+def consistency_report(video: torch.Tensor, threshold: float = 0.4) -> dict[str, float]:
+    """All the figures above for a batch of clips [B, 3, T, H, W]; lower is better."""
+    video = video.detach().float().cpu()
+    masks = sprite_masks(video, threshold)
+    return {
+        "background_change": background_change(video, masks),
+        "colour_drift": colour_drift(video, masks),
+        "size_drift": size_drift(video, masks),
+        "path_residual": path_residual(video, masks),
+        "missing_frames": missing_frames(video, masks),
+    }

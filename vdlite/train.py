@@ -1,0 +1,186 @@
+"""Training and sampling loops shared by the CLI, the demo and the lessons.
+
+Two ways to model a clip x0 [B, C, T, H, W]:
+
+- `mode="video"`: the denoiser sees whole clips and removes noise from all T frames jointly;
+- `mode="frame"`: the same kind of denoiser is trained on single frames [B*T, C, 1, H, W] and
+  each frame of a clip is later sampled independently (image diffusion, frame by frame).
+
+Both see the same clips and the same number of frames per step, so any difference in the
+samples' temporal consistency comes from modelling the frames jointly.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from vdlite.diffusion import NoiseSchedule, ddim_sample, diffusion_loss
+from vdlite.unet3d import UNet3D
+
+MODES = ("video", "frame")
+
+
+@dataclass
+class TrainConfig:
+    """Everything needed to rebuild a model and its noise schedule from a checkpoint."""
+
+    mode: str = "video"
+    conv: str = "full"
+    frames: int = 8
+    size: int = 32
+    base_channels: int = 32
+    channel_mults: tuple[int, ...] = (1, 2, 2)
+    num_res_blocks: int = 1
+    schedule: str = "cosine"
+    num_timesteps: int = 1000
+    prediction: str = "v"
+    batch: int = 8
+    lr: float = 2e-3
+    steps: int = 600
+    ema_decay: float = 0.995
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.steps < 1 or self.batch < 1 or self.frames < 1:
+            raise ValueError("steps, batch and frames must be positive")
+        self.channel_mults = tuple(self.channel_mults)
+
+
+def build_model(cfg: TrainConfig) -> UNet3D:
+    """The denoiser for a config; the frame model uses the same network with T = 1."""
+    return UNet3D(3, cfg.base_channels, cfg.channel_mults, cfg.num_res_blocks, cfg.conv)
+
+
+def as_frames(video: torch.Tensor) -> torch.Tensor:
+    """[B, C, T, H, W] -> [B*T, C, 1, H, W]: every frame becomes its own one-frame clip."""
+    b, c, t, h, w = video.shape
+    return video.permute(0, 2, 1, 3, 4).reshape(b * t, c, 1, h, w)
+
+
+def from_frames(frames: torch.Tensor, t: int) -> torch.Tensor:
+    """Inverse of `as_frames`: [B*T, C, 1, H, W] -> [B, C, T, H, W]."""
+    bt, c, _, h, w = frames.shape
+    return frames.reshape(bt // t, t, c, h, w).permute(0, 2, 1, 3, 4)
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """Exponential moving average of weights: θ_ema <- decay * θ_ema + (1 - decay) * θ."""
+    for pe, p in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.lerp_(p, 1.0 - decay)
+
+
+def train(
+    cfg: TrainConfig,
+    batches: Iterator[torch.Tensor],
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    desc: str | None = None,
+) -> tuple[UNet3D, list[float]]:
+    """Train a denoiser on clips from `batches` (each [B, 3, T, H, W] in [-1, 1]).
+
+    Adam with a short linear warm-up, gradient clipping at 1, and an EMA of the weights
+    (returned, since it samples better than the raw weights after short training).
+    Returns (ema_model, per-step losses).
+    """
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    warmup = max(1, cfg.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    losses: list[float] = []
+    bar = tqdm(range(cfg.steps), desc=desc or f"train {cfg.mode}", disable=not progress)
+    for step in bar:
+        x0 = next(batches).to(device)
+        if cfg.mode == "frame":
+            x0 = as_frames(x0)
+        loss = diffusion_loss(model, x0, schedule, prediction=cfg.prediction, generator=gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        ema_update(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
+        losses.append(loss.item())
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.4f}")
+    return ema.eval(), losses
+
+
+def sample(
+    model: UNet3D,
+    cfg: TrainConfig,
+    num: int,
+    steps: int = 50,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    frames: int | None = None,
+    progress: bool = True,
+) -> torch.Tensor:
+    """Draw `num` clips [num, 3, T, H, W] with deterministic DDIM in `steps` steps.
+
+    A frame model samples num*T independent single frames and stacks them into clips.
+    """
+    t = frames or cfg.frames
+    schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    if cfg.mode == "video":
+        shape = (num, 3, t, cfg.size, cfg.size)
+    else:
+        shape = (num * t, 3, 1, cfg.size, cfg.size)
+    x = ddim_sample(model, shape, schedule, steps=steps, prediction=cfg.prediction,
+                    generator=gen, device=device, progress=progress)
+    return x if cfg.mode == "video" else from_frames(x, t)
+
+
+def save_checkpoint(path: str | Path, model: UNet3D, cfg: TrainConfig, **info) -> None:
+    """Write the model weights and the config that rebuilds it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": asdict(cfg), "state_dict": model.state_dict(), "info": info}, path)
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[UNet3D, TrainConfig]:
+    """Rebuild a model saved by `save_checkpoint`; FileNotFoundError names a missing path."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    state = torch.load(path, map_location=device, weights_only=False)
+    cfg = TrainConfig(**state["config"])
+    model = build_model(cfg).to(device)
+    model.load_state_dict(state["state_dict"])
+    return model.eval(), cfg
+
+
+class Timer:
+    """Wall-clock seconds of a `with` block, kept in `.seconds`."""
+
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def clip_batches(dataset, batch: int, seed: int = 0) -> Iterator[torch.Tensor]:
+    """Endless random batches [batch, 3, T, H, W] of `dataset[i]["video"]`, seeded."""
+    if len(dataset) == 0:
+        raise ValueError("the dataset holds no clips")
+    gen = torch.Generator().manual_seed(seed)
+    while True:
+        idx = torch.randint(len(dataset), (batch,), generator=gen).tolist()
+        yield torch.stack([dataset[i]["video"] for i in idx])
