@@ -96,3 +96,21 @@ def test_bad_inputs_raise_clear_errors():
         net(torch.randn(1, 3, 2, 8, 8), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="conv must be one of"):
         UNet3D(conv="4d")
+
+
+@pytest.mark.parametrize("conv", ["full", "pseudo", "spatial"])
+def test_zero_initialised_layers_still_learn(conv):
+    """One Adam step from initialisation must move the output away from zero."""
+    torch.manual_seed(0)
+    net = UNet3D(3, 8, (1, 2), 1, conv)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    x, t = torch.randn(2, 3, 4, 8, 8), torch.tensor([5, 50])
+    target = torch.randn_like(x)
+    for _ in range(2):
+        opt.zero_grad()
+        (net(x, t) - target).square().mean().backward()
+        opt.step()
+    for name, mod in net.named_modules():
+        if name.endswith("conv2") or name == "out_conv":
+            weight = mod.spatial.weight if conv == "pseudo" else mod.weight
+            assert weight.abs().sum() > 0, name

@@ -174,7 +174,7 @@ def _check_operands(x: Tensor, weight: Tensor, bias: Tensor | None, groups: int)
             )
 
 
-def _conv3d(
+def _gemm_conv3d(
     x: Tensor,
     weight: Tensor,
     bias: Tensor | None,
@@ -183,7 +183,7 @@ def _conv3d(
     dilation: tuple[int, int, int],
     groups: int,
 ) -> Tensor:
-    """``conv3d`` with explicit (before, after) padding per dim, operands already checked."""
+    """The forward pass: gather the windows into A [g, M, K], then Y = A @ W (+ bias)."""
     kernel = tuple(weight.shape[2:])
     _check_geometry(x, kernel, stride, pads, dilation)
     B, C = x.shape[:2]
@@ -203,6 +203,98 @@ def _conv3d(
     y = y.unflatten(1, (B, T_, H_, W_)).permute(1, 2, 3, 4, 0, 5)  # [B, T', H', W', g, N]
     y = y.reshape(B, T_, H_, W_, O).permute(0, 4, 1, 2, 3)  # [B, O, T', H', W'] channels-last
     return y if x.is_contiguous(memory_format=torch.channels_last_3d) else y.contiguous()
+
+
+def _input_grad(
+    grad_y: Tensor, weight: Tensor, x_shape: torch.Size, stride: tuple, pads: Pads3,
+    dilation: tuple, groups: int,
+) -> Tensor:
+    """dL/dx is a convolution of dL/dy with the flipped, transposed kernel.
+
+    In one dimension, y[t] = Σ_i w[i] x_pad[t·s + i·d], so each x_pad[u] receives
+    Σ_{t, i : t·s + i·d = u} w[i] g[t]. Spread g out with s-1 zeros between entries
+    (g_s[t·s] = g[t]); then x_pad's gradient is Σ_j w[k-1-j] g_s[u - (k-1)·d + j·d]:
+    a correlation of g_s, padded by (k-1)·d, with the kernel reversed, at dilation d. The
+    weight [O, C/g, k..] becomes [C, O/g, k..] (channels swap roles within each group).
+    Cropping p_before from the front and padding to length T gives dL/dx.
+    """
+    B, C, *size = x_shape
+    O, g = weight.shape[0], groups
+    kernel = weight.shape[2:]
+    if any(s > 1 for s in stride):  # insert s-1 zeros between output positions
+        spread = [(n - 1) * s + 1 for n, s in zip(grad_y.shape[2:], stride, strict=True)]
+        g_s = grad_y.new_zeros(B, O, *spread)
+        g_s[:, :, :: stride[0], :: stride[1], :: stride[2]] = grad_y
+    else:
+        g_s = grad_y
+    w_t = weight.unflatten(0, (g, O // g)).transpose(1, 2).reshape(C, O // g, *kernel)
+    w_t = w_t.flip(2, 3, 4)  # [C, O/g, kT, kH, kW], reversed in time and space
+    # Pads (may be negative, which crops) so that the output has exactly the input's size.
+    new_pads = tuple(
+        ((k - 1) * d - p0, n + p0 - m)
+        for k, d, (p0, _), n, m in zip(kernel, dilation, pads, size, g_s.shape[2:], strict=True)
+    )
+    return _gemm_conv3d(g_s, w_t, None, (1, 1, 1), new_pads, dilation, groups)
+
+
+def _weight_grad(
+    x: Tensor, grad_y: Tensor, kernel: tuple, stride: tuple, pads: Pads3, dilation: tuple,
+    groups: int,
+) -> Tensor:
+    """dL/dW = Aᵀ @ G: the windows of x (the forward's A [g, M, K]) against dL/dy [g, M, N]."""
+    B, C = x.shape[:2]
+    O, g = grad_y.shape[1], groups
+    cols = _windows(x, kernel, stride, pads, dilation)  # [B, T', H', W', C, kT, kH, kW]
+    cols = cols.unflatten(4, (g, C // g)).permute(4, 0, 1, 2, 3, 6, 7, 8, 5)
+    cols = cols.reshape(g, -1, math.prod(kernel) * (C // g))  # [g, M, K]
+    gy = grad_y.unflatten(1, (g, O // g)).permute(1, 0, 3, 4, 5, 2).reshape(g, -1, O // g)
+    gw = torch.bmm(cols.transpose(1, 2), gy)  # [g, K, N]
+    gw = gw.view(g, *kernel, C // g, O // g).permute(0, 5, 4, 1, 2, 3)  # [g, N, C/g, kT, kH, kW]
+    return gw.reshape(O, C // g, *kernel)
+
+
+class _Conv3dGEMM(torch.autograd.Function):
+    """conv3d with a hand-written backward made of the same GEMM convolution.
+
+    Autograd through ``unfold`` works too, but folding the window gradients back onto x
+    (``unfold``'s backward) is a slow scatter on CPU; computing dL/dx as a convolution
+    (``_input_grad``) reuses the fast gather-and-GEMM path instead.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, pads, dilation, groups):
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (stride, pads, dilation, groups, bias is not None)
+        return _gemm_conv3d(x, weight, bias, stride, pads, dilation, groups)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y):
+        x, weight = ctx.saved_tensors
+        stride, pads, dilation, groups, has_bias = ctx.conf
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _input_grad(grad_y, weight, x.shape, stride, pads, dilation, groups)
+        if ctx.needs_input_grad[1]:
+            kernel = tuple(weight.shape[2:])
+            grad_w = _weight_grad(x, grad_y, kernel, stride, pads, dilation, groups)
+        if has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad_y.sum(dim=(0, 2, 3, 4))
+        return grad_x, grad_w, grad_b, None, None, None, None
+
+
+def _conv3d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: tuple[int, int, int],
+    pads: Pads3,
+    dilation: tuple[int, int, int],
+    groups: int,
+) -> Tensor:
+    """``conv3d`` with explicit (before, after) padding per dim, operands already checked."""
+    _check_geometry(x, tuple(weight.shape[2:]), stride, pads, dilation)
+    return _Conv3dGEMM.apply(x, weight, bias, stride, pads, dilation, groups)
 
 
 def conv3d(
@@ -230,8 +322,9 @@ def conv3d(
     kernel runs exactly this M x N x K GEMM but computes each tile of A from x as it loads it
     (the address of A[m, k] is arithmetic on m and k), never storing A, which is kT·kH·kW
     times larger than x. Here on CPU A *is* stored, and moving it (writing A forward, folding
-    its gradient back onto x backward) costs more than the GEMMs. Gradients come from
-    autograd through unfold, reshape and matmul: no hand-written backward.
+    its gradient back onto x backward) costs more than the GEMMs. The backward is two more
+    GEMMs: dL/dW = Aᵀ·dL/dY, and dL/dx, which is itself a convolution of dL/dY with the
+    flipped kernel (``_input_grad``).
 
     stride, padding, dilation: an int or (T, H, W) ints; padding may also be "valid" (none)
     or "same" (stride 1; output size = input size; an odd total puts the extra after).

@@ -64,6 +64,19 @@ def depth_to_space(x: torch.Tensor, p: int) -> torch.Tensor:
     return x.permute(0, 1, 4, 5, 2, 6, 3).reshape(b, cpp // (p * p), t, h * p, w * p)
 
 
+def zero_init(conv: nn.Module) -> nn.Module:
+    """Make a conv output zero at initialisation while it can still learn.
+
+    For a pseudo-3D conv only the spatial half is zeroed: zeroing both halves of a product
+    would leave each with a zero gradient (w_t · w_s has gradient w_s wrt w_t and w_t wrt
+    w_s), and the layer would never leave zero.
+    """
+    target = conv.spatial if isinstance(conv, PseudoConv3d) else conv
+    for p in target.parameters():
+        nn.init.zeros_(p)
+    return conv
+
+
 class GroupNorm3d(nn.GroupNorm):
     """GroupNorm over (C/groups, T, H, W) per clip, or over (C/groups, H, W) per frame.
 
@@ -100,9 +113,7 @@ class ResBlock3d(nn.Module):
         self.conv1 = conv3x3(in_ch, out_ch, conv)
         self.emb = nn.Linear(emb_dim, out_ch)
         self.norm2 = GroupNorm3d(out_ch, per_frame)
-        self.conv2 = conv3x3(out_ch, out_ch, conv)
-        for p in self.conv2.parameters():
-            nn.init.zeros_(p)
+        self.conv2 = zero_init(conv3x3(out_ch, out_ch, conv))
         self.skip = nn.Identity() if in_ch == out_ch else Conv3d(in_ch, out_ch, 1)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
@@ -211,9 +222,7 @@ class UNet3D(nn.Module):
                 self.up.append(Upsample(ch, temporal_downsample, conv))
 
         self.out_norm = GroupNorm3d(ch, per_frame=conv != "full")
-        self.out_conv = conv3x3(ch, in_channels * patch_size**2, conv)
-        for p in self.out_conv.parameters():
-            nn.init.zeros_(p)
+        self.out_conv = zero_init(conv3x3(ch, in_channels * patch_size**2, conv))
 
     def check_input(self, x: torch.Tensor, t: torch.Tensor) -> None:
         """Raise a clear error for inputs the network cannot process."""
@@ -234,7 +243,7 @@ class UNet3D(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         self.check_input(x, t)
-        emb = self.time_mlp(timestep_embedding(t, self.base_channels))  # [B, E]
+        emb = self.time_mlp(timestep_embedding(t, self.base_channels).to(x.dtype))  # [B, E]
         h = self.stem(x)  # [B, base, T, H, W]
         skips = [h]
         for layer in self.down:
