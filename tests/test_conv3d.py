@@ -339,3 +339,23 @@ def test_error_messages():
         CausalConv3d(2, 2, 3, pad_mode="reflect")
     with pytest.raises(ValueError, match=r"odd in H and W"):
         CausalConv3d(2, 2, (3, 2, 3))
+
+
+def test_padding_wider_than_the_kernel_reach():
+    """dL/dx crops its padded gradient when padding > d·(k-1) (a negative pad inside)."""
+    x, w, b = operands(kernel=(1, 3, 1))
+    assert_matches_torch(x, w, b, stride=(2, 1, 3), padding=(2, 3, 1))
+
+
+def test_gradients_for_each_subset_of_inputs():
+    """The backward computes only the gradients that are asked for, each correct alone."""
+    for wanted in ("x", "w", "b"):
+        x, w, b = operands(kernel=(3, 2, 3), groups=3)
+        leaves = dict(x=x, w=w, b=b)
+        for name, leaf in leaves.items():
+            leaf.requires_grad_(name == wanted)
+        got = torch.autograd.grad(conv3d(x, w, b, padding=1, groups=3).square().sum(),
+                                  leaves[wanted])
+        want = torch.autograd.grad(F.conv3d(x, w, b, padding=1, groups=3).square().sum(),
+                                   leaves[wanted])
+        torch.testing.assert_close(got, want, **TOL)

@@ -24,7 +24,7 @@ from vdlite.diffusion import (
 )
 
 KINDS = ["linear", "cosine"]
-PREDICTIONS = ["eps", "v"]
+PREDICTIONS = ["eps", "v", "x0"]
 VIDEO = (2, 3, 5, 7, 9)  # [B, C, T, H, W], odd sizes
 
 
@@ -408,9 +408,9 @@ def test_errors():
     x0 = torch.zeros(2, 3, 1, 4, 4)
     with pytest.raises(ValueError, match="unknown schedule kind 'quadratic'"):
         NoiseSchedule("quadratic")
-    with pytest.raises(ValueError, match="prediction must be 'eps' or 'v'"):
-        diffusion_loss(toy_model, x0, s, prediction="x0")
-    with pytest.raises(ValueError, match="prediction must be 'eps' or 'v'"):
+    with pytest.raises(ValueError, match="prediction must be 'eps', 'v' or 'x0'"):
+        diffusion_loss(toy_model, x0, s, prediction="score")
+    with pytest.raises(ValueError, match="prediction must be 'eps', 'v' or 'x0'"):
         ddim_sample(toy_model, x0.shape, s, prediction="noise", progress=False)
     with pytest.raises(ValueError, match=r"timestep out of range \[0, 9\]"):
         s.q_sample(x0, torch.tensor([0, 10]), torch.zeros_like(x0))

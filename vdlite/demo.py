@@ -29,7 +29,7 @@ CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_
 # Sizes for each device: the CPU preset finishes in a few minutes on two cores.
 PRESETS = {
     "cpu": dict(frames=8, size=32, conv="pseudo", base_channels=16, channel_mults=(1, 2),
-                patch_size=2, batch=8, steps=400, lr=2e-3),
+                patch_size=2, batch=8, steps=400, lr=2e-3, prediction="x0"),
     "cuda": dict(frames=16, size=64, base_channels=64, channel_mults=(1, 2, 2), patch_size=2,
                  batch=16, steps=4000, lr=1e-3),
 }

@@ -19,7 +19,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 Denoiser = Callable[..., Tensor]
-PREDICTIONS = ("eps", "v")
+PREDICTIONS = ("eps", "v", "x0")
 
 
 def _bcast(values: Tensor, x: Tensor) -> Tensor:
@@ -133,10 +133,12 @@ class NoiseSchedule:
     def pred_to_x0_eps(
         self, x_t: Tensor, t: Tensor, pred: Tensor, prediction: str = "eps"
     ) -> tuple[Tensor, Tensor]:
-        """(x̂_0, ε̂) from a model's output `pred` [B, ...], which is ε̂ or v̂ per `prediction`."""
+        """(x̂_0, ε̂) from a model's output `pred` [B, ...]: ε̂, v̂ or x̂_0 per `prediction`."""
         _check_prediction(prediction)
         if prediction == "eps":
             return self.eps_to_x0(x_t, t, pred), pred
+        if prediction == "x0":
+            return pred, self.x0_to_eps(x_t, t, pred)
         return self.v_to_x0(x_t, t, pred), self.v_to_eps(x_t, t, pred)
 
     def posterior(self, x_t: Tensor, t: Tensor, x0: Tensor) -> tuple[Tensor, Tensor]:
@@ -158,10 +160,12 @@ class NoiseSchedule:
 
 def _check_prediction(prediction: str) -> None:
     if prediction not in PREDICTIONS:
-        raise ValueError(f"prediction must be 'eps' or 'v', got {prediction!r}")
+        raise ValueError(f"prediction must be 'eps', 'v' or 'x0', got {prediction!r}")
 
 
 def _target(schedule: NoiseSchedule, x0: Tensor, eps: Tensor, t: Tensor, prediction: str) -> Tensor:
+    if prediction == "x0":
+        return x0
     return eps if prediction == "eps" else schedule.v_target(x0, eps, t)
 
 
@@ -213,8 +217,11 @@ def diffusion_loss(
     null_cond: Any = None,
 ) -> Tensor:
     """L = E_{t, ε} ‖model(x_t, t, c) − target‖²  (mean over all elements → scalar), with
-    t ~ U{0..N−1} per sample, ε ~ N(0, I), x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, and target = ε ("eps")
-    or v = √ᾱ_t ε − √(1−ᾱ_t) x_0 ("v"). x0: [B, ...].
+    t ~ U{0..N−1} per sample, ε ~ N(0, I), x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, and target = ε ("eps"),
+    v = √ᾱ_t ε − √(1−ᾱ_t) x_0 ("v") or x_0 itself ("x0"). x0: [B, ...].
+
+    Which to predict matters for a small network: a failed ε or v prediction at low noise
+    leaves noise in the sample, a failed x_0 prediction leaves blur.
 
     Classifier-free guidance training: with cond_drop_prob = p, each sample's cond (a tensor
     [B, ...]: class ids, text tokens or embeddings) is replaced by null_cond with probability p,
@@ -424,7 +431,7 @@ def ddim_sample(
 def oracle_denoiser(x0: Tensor, schedule: NoiseSchedule, prediction: str = "eps") -> Denoiser:
     """A perfect denoiser for one known clean batch x0 [B, ...]: for any x_t it returns the exact
 
-        ε = (x_t − √ᾱ_t x_0) / √(1−ᾱ_t)   or   v = √ᾱ_t ε − √(1−ᾱ_t) x_0.
+        ε = (x_t − √ᾱ_t x_0) / √(1−ᾱ_t),   v = √ᾱ_t ε − √(1−ᾱ_t) x_0,   or x_0 itself.
 
     Its diffusion_loss is 0, and every sampler driven by it returns x0. It ignores cond.
     """
