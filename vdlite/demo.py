@@ -30,14 +30,18 @@ CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_
 PRESETS = {
     "cpu": dict(frames=8, size=32, conv="pseudo", base_channels=16, channel_mults=(1, 2),
                 patch_size=2, batch=8, steps=400, lr=2e-3, prediction="x0"),
-    "cuda": dict(frames=16, size=64, base_channels=64, channel_mults=(1, 2, 2), patch_size=2,
-                 batch=16, steps=4000, lr=1e-3),
+    "cuda": dict(frames=16, size=64, conv="full", base_channels=64, channel_mults=(1, 2, 2),
+                 patch_size=2, temporal_downsample=True, batch=16, steps=3000, lr=1e-3,
+                 prediction="x0"),
 }
 
 
-def demo_config(device: str, steps: int | None = None, seed: int = 0, **overrides) -> TrainConfig:
-    """The video model's config for a device preset; the baseline differs only in `mode`."""
-    preset = dict(PRESETS["cuda" if str(device).startswith("cuda") else "cpu"])
+def demo_config(device: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
+                **overrides) -> TrainConfig:
+    """The video model's config for a preset (by default the device's); the baseline differs
+    only in `mode`. Keyword overrides replace preset entries."""
+    name = preset or ("cuda" if str(device).startswith("cuda") else "cpu")
+    preset = dict(PRESETS[name])
     preset.update(overrides)
     if steps is not None:
         preset["steps"] = steps

@@ -39,6 +39,7 @@ class TrainConfig:
     channel_mults: tuple[int, ...] = (1, 2, 2)
     num_res_blocks: int = 1
     patch_size: int = 1
+    temporal_downsample: bool = False
     schedule: str = "cosine"
     num_timesteps: int = 1000
     prediction: str = "v"
@@ -64,9 +65,10 @@ def build_model(cfg: TrainConfig) -> UNet3D:
     3x3x3 convolution with zero time padding only ever uses its centre taps, so the 2D
     network computes the same functions at a third of the cost.
     """
-    conv = "spatial" if cfg.mode == "frame" else cfg.conv
-    return UNet3D(3, cfg.base_channels, cfg.channel_mults, cfg.num_res_blocks, conv,
-                  patch_size=cfg.patch_size)
+    video = cfg.mode == "video"
+    return UNet3D(3, cfg.base_channels, cfg.channel_mults, cfg.num_res_blocks,
+                  conv=cfg.conv if video else "spatial", patch_size=cfg.patch_size,
+                  temporal_downsample=cfg.temporal_downsample and video)
 
 
 def as_frames(video: torch.Tensor) -> torch.Tensor:
