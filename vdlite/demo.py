@@ -30,8 +30,8 @@ CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_
 PRESETS = {
     "cpu": dict(frames=8, size=32, conv="pseudo", base_channels=16, channel_mults=(1, 2),
                 patch_size=2, batch=8, steps=400, lr=2e-3, prediction="x0"),
-    "cuda": dict(frames=16, size=64, conv="full", base_channels=64, channel_mults=(1, 2, 2),
-                 patch_size=2, temporal_downsample=True, batch=16, steps=3000, lr=1e-3,
+    "cuda": dict(frames=16, size=64, conv="full", base_channels=32, channel_mults=(1, 2, 2),
+                 patch_size=2, temporal_downsample=True, batch=16, steps=1500, lr=1e-3,
                  prediction="x0"),
 }
 

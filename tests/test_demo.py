@@ -1,0 +1,18 @@
+"""The course's opening claim, checked at the demo's own defaults (about 4 minutes on 2 cores).
+
+Trained for the same steps on the same clips, the video model's samples must beat the
+frame-by-frame model's on every consistency figure. The figures are measured on samples, so
+this is a property of training, not a unit test; it is deterministic for a given machine
+and PyTorch build because every random draw is seeded.
+"""
+
+import pytest
+
+from vdlite.demo import CONSISTENCY_FIGURES, run_demo
+
+
+@pytest.mark.slow
+def test_default_demo_video_model_is_ahead_on_every_figure(tmp_path):
+    res = run_demo(tmp_path, progress=False)
+    assert res["video_model_ahead_on"] == list(CONSISTENCY_FIGURES), res["metrics"]
+    print({k: res["metrics"][k] for k in ("video_model", "frame_by_frame")}, res["timings_s"])
