@@ -81,7 +81,7 @@ def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path):
     proc = run_cli("demo", "--steps", "2", "--samples", "2", "--sample-steps", "2",
                    "--out", str(tmp_path), "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    for name in ("sample.gif", "side_by_side.gif", "metrics.json"):
+    for name in ("sample.gif", "side_by_side.gif", "metrics.json", "metrics.png"):
         assert (tmp_path / name).stat().st_size > 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for who in ("real_clips", "video_model", "frame_by_frame"):

@@ -95,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     res = run_demo(args.out, args.steps, check_device(args.device), args.seed, args.samples,
                    args.sample_steps, progress=not args.no_progress)
-    print(f"wrote {args.out}/sample.gif, side_by_side.gif, metrics.json")
+    print(f"wrote {args.out}/sample.gif, side_by_side.gif, metrics.json, metrics.png")
     header = f"{'figure (lower is better)':26s}{'real clips':>12s}{'video':>10s}{'frame':>10s}"
     print(header)
     m = res["metrics"]

@@ -7,7 +7,8 @@ are over time. Writes to the output folder:
 - `sample.gif`: clips from the video model;
 - `side_by_side.gif`: real clips (top), video model (middle), frame-by-frame model (bottom);
 - `metrics.json`: the consistency figures of `vdlite.metrics` for all three, the training
-  losses' tail, the configuration and the timings.
+  losses' tail, the configuration and the timings;
+- `metrics.png`: the same figures as bars, one panel per figure.
 """
 
 from __future__ import annotations
@@ -41,11 +42,10 @@ def demo_config(device: str, steps: int | None = None, seed: int = 0, preset: st
     """The video model's config for a preset (by default the device's); the baseline differs
     only in `mode`. Keyword overrides replace preset entries."""
     name = preset or ("cuda" if str(device).startswith("cuda") else "cpu")
-    preset = dict(PRESETS[name])
-    preset.update(overrides)
+    values = {**PRESETS[name], **overrides}
     if steps is not None:
-        preset["steps"] = steps
-    return TrainConfig(mode="video", seed=seed, **preset)
+        values["steps"] = steps
+    return TrainConfig(mode="video", seed=seed, **values)
 
 
 def run_demo(
@@ -96,4 +96,24 @@ def run_demo(
     grid = tile_videos([clip for row in rows for clip in row], ncols=n)
     write_gif(grid, out / "side_by_side.gif", scale=3)
     (out / "metrics.json").write_text(json.dumps(results, indent=2))
+    plot_metrics(results["metrics"], out / "metrics.png")
     return results
+
+
+def plot_metrics(metrics: dict[str, dict[str, float]], path: str | Path) -> None:
+    """One bar chart per consistency figure: real clips, video model, frame-by-frame model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(metrics)
+    fig, axes = plt.subplots(1, len(CONSISTENCY_FIGURES), figsize=(3 * len(CONSISTENCY_FIGURES), 3))
+    for ax, figure in zip(axes, CONSISTENCY_FIGURES, strict=True):
+        ax.bar(range(len(names)), [metrics[n][figure] for n in names],
+               color=["0.6", "tab:blue", "tab:orange"])
+        ax.set_xticks(range(len(names)), [n.replace("_", "\n") for n in names], fontsize=8)
+        ax.set_title(f"{figure} (lower is better)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
