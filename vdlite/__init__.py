@@ -2,8 +2,9 @@
 
 Modules: `data` (moving sprites, video files), `conv3d` (3D convolution as an implicit
 GEMM, causal and pseudo-3D variants), `unet3d` (the 3D U-Net denoiser), `diffusion`
-(schedules, losses, DDPM/DDIM samplers), `metrics` (temporal consistency), `train` and
-`demo` (the loops behind the `vdlite` command).
+(schedules, losses, DDPM/DDIM samplers), `attention` (reference spatial, temporal, full
+and cross attention on the [B, T, S, heads, D] layout), `metrics` (temporal consistency),
+`train` and `demo` (the loops behind the `vdlite` command).
 """
 
 from vdlite.conv3d import CausalConv3d, Conv3d, PseudoConv3d, conv3d
