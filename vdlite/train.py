@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -48,7 +48,6 @@ class TrainConfig:
     steps: int = 600
     ema_decay: float = 0.995
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -100,7 +99,9 @@ def train(
     """Train a denoiser on clips from `batches` (each [B, 3, T, H, W] in [-1, 1]).
 
     Adam with a short linear warm-up, gradient clipping at 1, and an EMA of the weights
-    (returned, since it samples better than the raw weights after short training).
+    (returned, since it samples better than the raw weights after short training). The EMA
+    decay at step n is min(ema_decay, (1 + n) / (10 + n)), so in runs of a few hundred steps
+    the warm-up term, not ema_decay, sets it.
     Returns (ema_model, per-step losses).
     """
     torch.manual_seed(cfg.seed)
