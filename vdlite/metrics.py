@@ -121,3 +121,49 @@ def consistency_report(video: torch.Tensor, threshold: float = 0.4) -> dict[str,
         "path_residual": path_residual(video, masks),
         "missing_frames": missing_frames(video, masks),
     }
+
+
+def describe_sprites(video: torch.Tensor, threshold: float = 0.4) -> list[dict[str, str | None]]:
+    """Read back what a clip of one sprite shows: its colour name and its direction of motion.
+
+    For each clip [3, T, H, W] of the batch: colour = the palette colour nearest (Euclidean, in
+    [-1, 1]) to the sprite's mean colour over the frames where it is found; direction =
+    `vdlite.text.path_direction` of its centroids over those frames. None where the sprite is
+    found in fewer than 2 frames. Used to score whether samples follow their prompts.
+    """
+    from vdlite.data import COLOUR_NAMES, PALETTE
+    from vdlite.text import path_direction
+
+    video = video.detach().float().cpu()
+    masks = sprite_masks(video, threshold)
+    area, colour, centroid, present = _sprite_stats(video, masks)
+    palette = torch.tensor(list(PALETTE.values()))  # [colours, 3]
+    out: list[dict[str, str | None]] = []
+    for b in range(video.shape[0]):
+        seen = present[b]
+        if seen.sum() < 2:
+            out.append({"colour": None, "direction": None})
+            continue
+        weights = area[b, seen] / area[b, seen].sum()
+        mean = (colour[b, seen] * weights[:, None]).sum(dim=0)  # [3], area-weighted
+        nearest = int((palette - mean).norm(dim=1).argmin())
+        out.append({"colour": COLOUR_NAMES[nearest],
+                    "direction": path_direction(centroid[b, seen])})
+    return out
+
+
+def prompt_agreement(video: torch.Tensor, colours: list[str], directions: list[str]) -> dict:
+    """Fraction of clips whose read-back colour and direction match the asked-for ones.
+
+    video [B, 3, T, H, W]; colours and directions: B names each. A clip whose sprite cannot be
+    found counts as a miss. Chance is 1/8 for the colour and 1/4 for the direction.
+    """
+    if not len(colours) == len(directions) == video.shape[0]:
+        raise ValueError(f"need one colour and one direction per clip ({video.shape[0]}), got "
+                         f"{len(colours)} and {len(directions)}")
+    seen = describe_sprites(video)
+    n = video.shape[0]
+    return {
+        "colour": sum(s["colour"] == c for s, c in zip(seen, colours, strict=True)) / n,
+        "direction": sum(s["direction"] == d for s, d in zip(seen, directions, strict=True)) / n,
+    }
