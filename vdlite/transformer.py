@@ -1,0 +1,357 @@
+"""A factorized space-time transformer denoiser for video diffusion (a "video DiT", lesson 05).
+
+Each frame is cut into p x p patches, each patch becomes a token, and a stack of blocks
+refines the token grid ``[B, T, S, dim]`` (S = (H/p)*(W/p) tokens per frame, row-major).
+One block, each step a residual branch:
+
+    x -> spatial attention -> temporal attention -> cross-attention -> MLP -> x'
+         (within a frame)     (across frames,       (to the prompt,
+                               same position s)      if there is one)
+
+so attention costs T*S*(S+T) per layer instead of (T*S)^2 for full attention. Positions
+come from 3D RoPE on q and k (``vdlite.positions.rope_3d``); the timestep (and a pooled
+prompt) enters every branch through adaLN-Zero modulation (DiT, Peebles & Xie 2023):
+
+    x = x + gate * branch(LN(x) * (1 + scale) + shift),  (shift, scale, gate) = Linear(SiLU(c)),
+
+with the Linear zero-initialised, so a freshly built block is the identity. A model built
+with ``temporal=False`` is an image model run frame by frame; ``inflate`` turns it into a
+video model that computes exactly the same thing until its temporal branches learn
+(Make-A-Video, AnimateDiff), and ``set_temporal_attention(model, False)`` switches the
+temporal branches off again without touching a weight.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vdlite import attention
+from vdlite.positions import rope_3d
+from vdlite.unet3d import timestep_embedding
+
+__all__ = [
+    "CrossAttention",
+    "FactorizedBlock",
+    "SelfAttention",
+    "VideoDiT",
+    "attend",
+    "inflate",
+    "patchify",
+    "set_temporal_attention",
+    "unpatchify",
+]
+
+AXES = ("spatial", "temporal")
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, axis: str, causal: bool = False,
+           window: int | None = None) -> Tensor:
+    """Self-attention along one axis of the token grid; the one place a backend is chosen.
+
+    q, k, v: ``[B, T, S, heads, D]`` (strided views are fine) -> ``[B, T, S, heads, D]``.
+    ``axis="spatial"`` attends over the S tokens of a frame, ``"temporal"`` over the T frames
+    at one position (with ``causal``/``window`` masks). For now this always calls the
+    reference functions of ``vdlite.attention``; a GPU backend (VDLITE_BACKEND) plugs in here.
+    """
+    if axis == "spatial":
+        return attention.spatial_attention(q, k, v)
+    return attention.temporal_attention(q, k, v, causal, window)
+
+
+def patchify(x: Tensor, p: int) -> Tensor:
+    """Cut each frame into non-overlapping p x p patches: ``[B, C, T, H, W] -> [B, T, S, C*p*p]``.
+
+    Token ``s = i*(W/p) + j`` of frame t holds the pixels ``x[:, :, t, i*p:(i+1)*p,
+    j*p:(j+1)*p]``, flattened in (channel, row, column) order. H and W must be divisible by p.
+    """
+    B, C, T, H, W = x.shape
+    x = x.reshape(B, C, T, H // p, p, W // p, p)
+    x = x.permute(0, 2, 3, 5, 1, 4, 6)  # [B, T, H/p, W/p, C, p, p]
+    return x.reshape(B, T, (H // p) * (W // p), C * p * p)
+
+
+def unpatchify(tokens: Tensor, p: int, hw: tuple[int, int]) -> Tensor:
+    """The inverse of ``patchify``: ``[B, T, S, C*p*p] -> [B, C, T, H, W]``, hw = (H/p, W/p)."""
+    B, T, S, cpp = tokens.shape
+    h, w = hw
+    x = tokens.reshape(B, T, h, w, cpp // (p * p), p, p)
+    x = x.permute(0, 4, 1, 2, 5, 3, 6)  # [B, C, T, H/p, p, W/p, p]
+    return x.reshape(B, cpp // (p * p), T, h * p, w * p)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over one axis of the grid, with 3D RoPE on q and k.
+
+    ``out = W_o attend(rope(W_q x), rope(W_k x), W_v x)``, heads of size D = dim / heads.
+    RoPE is relative, so in spatial attention (one frame) the frame rotation cancels and in
+    temporal attention (one position) the row and column rotations cancel.
+    x: ``[B, T, S, dim]``, hw = (H, W) of the token grid with H*W = S -> ``[B, T, S, dim]``.
+    """
+
+    def __init__(self, dim: int, heads: int, axis: str = "spatial", causal: bool = False,
+                 window: int | None = None) -> None:
+        super().__init__()
+        if axis not in AXES:
+            raise ValueError(f"axis must be one of {AXES}, got {axis!r}")
+        if axis == "spatial" and (causal or window is not None):
+            raise ValueError("causal and window apply only to axis='temporal'")
+        if heads < 1 or dim % heads:
+            raise ValueError(f"dim must be divisible by heads, got dim={dim}, heads={heads}")
+        if (dim // heads) % 2 or dim // heads < 6:
+            raise ValueError(f"head dim D = dim / heads must be even and >= 6 for 3D RoPE, "
+                             f"got D={dim // heads} (dim={dim}, heads={heads})")
+        self.heads, self.axis, self.causal, self.window = heads, axis, causal, window
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, hw: tuple[int, int]) -> Tensor:
+        B, T, S, dim = x.shape
+        qkv = self.qkv(x).view(B, T, S, 3, self.heads, dim // self.heads)  # [B,T,S,3,h,D]
+        q, k, v = qkv.unbind(3)  # views [B, T, S, h, D]
+        q, k = rope_3d(q, (T, *hw)), rope_3d(k, (T, *hw))
+        y = attend(q, k, v, self.axis, self.causal, self.window)  # [B, T, S, h, D]
+        return self.out(y.reshape(B, T, S, dim))
+
+
+class CrossAttention(nn.Module):
+    """Video tokens attend to a prompt: ``out = W_o attn(W_q x, W_k ctx, W_v ctx)``, no RoPE.
+
+    x: ``[B, T, S, dim]``, context: ``[B, L, context_dim]``, context_mask: bool ``[B, L]``
+    (True = real token, False = padding) -> ``[B, T, S, dim]``.
+    """
+
+    def __init__(self, dim: int, context_dim: int, heads: int) -> None:
+        super().__init__()
+        if heads < 1 or dim % heads:
+            raise ValueError(f"dim must be divisible by heads, got dim={dim}, heads={heads}")
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(context_dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, context: Tensor, context_mask: Tensor | None = None) -> Tensor:
+        B, T, S, dim = x.shape
+        D = dim // self.heads
+        q = self.q(x).view(B, T, S, self.heads, D)  # [B, T, S, h, D]
+        k, v = self.kv(context).view(B, -1, 2, self.heads, D).unbind(2)  # [B, L, h, D] each
+        y = attention.cross_attention(q, k, v, context_mask)  # [B, T, S, h, D]
+        return self.out(y.reshape(B, T, S, dim))
+
+
+class Modulated(nn.Module):
+    """A residual branch with adaLN-Zero modulation by the conditioning vector c.
+
+    ``branch(x, c) = gate * f(LN(x) * (1 + scale) + shift)`` with ``(shift, scale, gate) =
+    Linear(SiLU(c))`` (LayerNorm without affine). The Linear starts at zero, so gate = 0 and
+    the branch adds exactly nothing; f keeps its random init, so the gate still gets a
+    gradient (f(...) times the incoming gradient) and the branch can learn.
+    x: ``[B, T, S, dim]``, c: ``[B, dim]`` -> ``[B, T, S, dim]``.
+    """
+
+    def __init__(self, dim: int, f: nn.Module) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.ada = nn.Linear(dim, 3 * dim)
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+        self.f = f
+
+    def forward(self, x: Tensor, c: Tensor, *args: object) -> Tensor:
+        shift, scale, gate = self.ada(F.silu(c))[:, None, None].chunk(3, dim=-1)  # [B,1,1,dim]
+        return gate * self.f(self.norm(x) * (1 + scale) + shift, *args)
+
+
+class MLP(nn.Sequential):
+    """The per-token feed-forward: ``W_2 GELU(W_1 x)``, hidden size mlp_ratio * dim."""
+
+    def __init__(self, dim: int, mlp_ratio: int) -> None:
+        super().__init__(nn.Linear(dim, mlp_ratio * dim), nn.GELU(approximate="tanh"),
+                         nn.Linear(mlp_ratio * dim, dim))
+
+
+class FactorizedBlock(nn.Module):
+    """Spatial attention -> temporal attention -> cross-attention -> MLP, each residual.
+
+    ``x += spatial(x, c); x += temporal(x, c); x += cross(LN(x), ctx); x += mlp(x, c)``, the
+    self-attention and MLP branches adaLN-modulated (``Modulated``), the cross-attention with a
+    plain LN and a zero-initialised output projection. A fresh block is the identity.
+    ``temporal=False`` leaves the temporal branch out (an image model's block);
+    ``temporal_enabled = False`` skips an existing one (see ``set_temporal_attention``).
+    x: ``[B, T, S, dim]``, c: ``[B, dim]``, hw = (H, W) of the token grid, context
+    ``[B, L, context_dim]`` and context_mask bool ``[B, L]`` if ``cross`` -> ``[B, T, S, dim]``.
+    """
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: int = 4, temporal: bool = True,
+                 cross: bool = False, context_dim: int | None = None, causal: bool = False,
+                 window: int | None = None) -> None:
+        super().__init__()
+        if cross and context_dim is None:
+            raise ValueError("cross=True needs context_dim, the width of the prompt embedding")
+        self.spatial = Modulated(dim, SelfAttention(dim, heads, "spatial"))
+        self.temporal = (Modulated(dim, SelfAttention(dim, heads, "temporal", causal, window))
+                         if temporal else None)
+        self.temporal_enabled = True
+        self.cross = CrossAttention(dim, context_dim, heads) if cross else None
+        if cross:
+            self.cross_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+            nn.init.zeros_(self.cross.out.weight)
+            nn.init.zeros_(self.cross.out.bias)
+        self.mlp = Modulated(dim, MLP(dim, mlp_ratio))
+
+    def forward(self, x: Tensor, c: Tensor, hw: tuple[int, int], context: Tensor | None = None,
+                context_mask: Tensor | None = None) -> Tensor:
+        x = x + self.spatial(x, c, hw)
+        if self.temporal is not None and self.temporal_enabled:
+            x = x + self.temporal(x, c, hw)
+        if self.cross is not None:
+            if context is None:
+                raise ValueError("this block has cross-attention: pass context [B, L, context_dim]")
+            x = x + self.cross(self.cross_norm(x), context, context_mask)
+        return x + self.mlp(x, c)
+
+
+class FinalLayer(nn.Module):
+    """adaLN LayerNorm, then a zero-initialised Linear to pixels.
+
+    ``out = W (LN(x) * (1 + scale) + shift)``: ``[B, T, S, dim] -> [B, T, S, C*p*p]``.
+    """
+
+    def __init__(self, dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.ada = nn.Linear(dim, 2 * dim)
+        self.linear = nn.Linear(dim, out_dim)
+        for p in (*self.ada.parameters(), *self.linear.parameters()):
+            nn.init.zeros_(p)
+
+    def forward(self, x: Tensor, c: Tensor) -> Tensor:
+        shift, scale = self.ada(F.silu(c))[:, None, None].chunk(2, dim=-1)  # [B, 1, 1, dim]
+        return self.linear(self.norm(x) * (1 + scale) + shift)
+
+
+class VideoDiT(nn.Module):
+    """A diffusion transformer on a clip: ``VideoDiT(x_t [B,C,T,H,W], t [B], cond) -> [B,C,T,H,W]``.
+
+    Args:
+        in_channels: video channels C. patch_size: p, each frame is cut into p x p patches.
+        dim, depth, heads, mlp_ratio: token width, number of blocks, heads (dim/heads even
+            and >= 6), MLP hidden size as a multiple of dim.
+        temporal: False builds an image model (no temporal attention; frames never mix).
+        text_encoder: optional module with ``.dim``, ``forward(tokens [B, L] long) ->
+            (emb [B, L, dim] float, mask [B, L] bool)`` and ``null_tokens(batch) -> [batch, L]``;
+            adds cross-attention to every block and its masked mean to the conditioning.
+        causal, window: masks of the temporal attention (see ``vdlite.attention``).
+
+    ``self.config`` holds the plain constructor arguments, enough to rebuild the network
+    (the text encoder is rebuilt by the caller).
+    """
+
+    def __init__(self, in_channels: int = 3, patch_size: int = 2, dim: int = 64, depth: int = 4,
+                 heads: int = 4, mlp_ratio: int = 4, temporal: bool = True,
+                 text_encoder: nn.Module | None = None, causal: bool = False,
+                 window: int | None = None) -> None:
+        super().__init__()
+        if patch_size < 1:
+            raise ValueError(f"patch_size must be >= 1, got {patch_size}")
+        self.config = dict(in_channels=in_channels, patch_size=patch_size, dim=dim, depth=depth,
+                           heads=heads, mlp_ratio=mlp_ratio, temporal=temporal, causal=causal,
+                           window=window)
+        self.in_channels, self.patch_size, self.dim = in_channels, patch_size, dim
+        self.embed = nn.Linear(in_channels * patch_size**2, dim)
+        self.time_mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.text_encoder = text_encoder
+        text_dim = None if text_encoder is None else text_encoder.dim
+        if text_encoder is not None:
+            self.text_pool = nn.Linear(text_dim, dim)
+        self.blocks = nn.ModuleList(
+            FactorizedBlock(dim, heads, mlp_ratio, temporal, text_encoder is not None, text_dim,
+                            causal, window)
+            for _ in range(depth)
+        )
+        self.final = FinalLayer(dim, in_channels * patch_size**2)
+
+    def null_tokens(self, batch: int) -> Tensor:
+        """Token ids of the empty prompt, ``[batch, L]`` long (unconditional generation)."""
+        if self.text_encoder is None:
+            raise ValueError("this model has no text_encoder, so no empty prompt")
+        return self.text_encoder.null_tokens(batch)
+
+    def check_input(self, x: Tensor, t: Tensor, cond: Tensor | None) -> None:
+        """Raise a clear error for inputs the network cannot process."""
+        if x.ndim != 5:
+            raise ValueError(f"x must be a video [B, C, T, H, W], got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"x must have {self.in_channels} channels, got {x.shape[1]}")
+        p = self.patch_size
+        if x.shape[3] % p or x.shape[4] % p:
+            raise ValueError(f"H and W must be divisible by patch_size={p}, "
+                             f"got {tuple(x.shape[3:])}")
+        if t.shape != (x.shape[0],):
+            raise ValueError(f"t must have shape [B]=[{x.shape[0]}], got {tuple(t.shape)}")
+        if cond is None:
+            return
+        if self.text_encoder is None:
+            raise ValueError("cond was given but this model has no text_encoder")
+        if not isinstance(cond, Tensor):
+            raise ValueError(f"cond must be token ids [B, L] torch.long, got {type(cond).__name__}")
+        if cond.dtype != torch.long or cond.ndim != 2 or cond.shape[0] != x.shape[0]:
+            raise ValueError(f"cond must be token ids [B, L] = [{x.shape[0]}, L] of dtype "
+                             f"torch.long, got shape {tuple(cond.shape)} dtype {cond.dtype}")
+
+    def forward(self, x: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
+        self.check_input(x, t, cond)
+        B, _, _, H, W = x.shape
+        p = self.patch_size
+        hw = (H // p, W // p)
+        h = self.embed(patchify(x, p))  # [B, T, S, dim]
+        c = self.time_mlp(timestep_embedding(t, self.dim).to(x.dtype))  # [B, dim]
+        context = mask = None
+        if self.text_encoder is not None:
+            tokens = cond if cond is not None else self.null_tokens(B).to(x.device)
+            context, mask = self.text_encoder(tokens)  # [B, L, text_dim], [B, L]
+            weights = mask.to(context.dtype)[..., None]  # [B, L, 1]
+            pooled = (context * weights).sum(1) / weights.sum(1).clamp(min=1)  # [B, text_dim]
+            c = c + self.text_pool(pooled)
+        for block in self.blocks:
+            h = block(h, c, hw, context, mask)
+        return unpatchify(self.final(h, c), p, hw)  # [B, T, S, C*p*p] -> [B, C, T, H, W]
+
+
+def inflate(image_model: VideoDiT) -> VideoDiT:
+    """Turn an image model (``temporal=False``) into a video model that starts as it.
+
+    Builds ``VideoDiT(**config, temporal=True)``, copies every image weight into it (each
+    image parameter must land in the video model) and keeps the new temporal branches as
+    built: modulation zero (gate = 0, so each branch adds exactly zero) and attention weights
+    random (so the gate gets a gradient and the branch learns). Until then the video model
+    is the image model applied to each frame alone, up to float rounding in RoPE.
+    """
+    if image_model.config["temporal"]:
+        raise ValueError("inflate needs an image model (temporal=False); this one is a video model")
+    encoder = image_model.text_encoder
+    video = VideoDiT(**{**image_model.config, "temporal": True},
+                     text_encoder=None if encoder is None else copy.deepcopy(encoder))
+    weight = next(image_model.parameters())
+    video.to(device=weight.device, dtype=weight.dtype)
+    missing, unexpected = video.load_state_dict(image_model.state_dict(), strict=False)
+    new = [k for k in missing if ".temporal." not in k]
+    if unexpected or new:
+        raise RuntimeError(f"inflate: image weights {unexpected} have no place in the video "
+                           f"model, or video weights {new} are not temporal")
+    return video
+
+
+def set_temporal_attention(model: nn.Module, enabled: bool) -> nn.Module:
+    """Switch every temporal branch of ``model`` on or off (weights untouched); returns model.
+
+    Off, each ``FactorizedBlock`` skips its temporal attention, so a video model becomes its
+    image-model self applied frame by frame -- the "flicker" experiment of lesson 03.
+    """
+    for module in model.modules():
+        if isinstance(module, FactorizedBlock):
+            module.temporal_enabled = enabled
+    return model
