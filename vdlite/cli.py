@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--samples", type=positive_int, default=16, help="clips sampled per model")
     demo.add_argument("--sample-steps", type=positive_int, default=50, help="DDIM steps")
+    demo.add_argument("--arch", choices=("unet", "dit"), default="unet",
+                      help="denoiser: the 3D U-Net or the factorised space-time transformer")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     tr = sub.add_parser("train", help="train a denoiser on moving sprites or your own videos")
@@ -65,7 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default="out/train", help="output folder for model.pt")
     tr.add_argument("--mode", choices=("video", "frame"), default="video",
                     help="video: joint clips; frame: the frame-by-frame baseline")
-    tr.add_argument("--conv", choices=("full", "pseudo", "spatial"), default="full")
+    tr.add_argument("--arch", choices=("unet", "dit"), default="unet",
+                    help="denoiser: the 3D U-Net or the factorised space-time transformer")
+    tr.add_argument("--conv", choices=("full", "pseudo", "spatial"), default="full",
+                    help="the U-Net's 3D convolution")
+    tr.add_argument("--patch", type=positive_int, default=None,
+                    help="patch size p: p x p pixels per token (default: 4 for dit, 1 for unet)")
+    tr.add_argument("--prompts", action="store_true",
+                    help="condition on captions written from the sprites' ground truth "
+                         "(needs --arch dit and --data sprites)")
+    tr.add_argument("--sprites", type=positive_int, default=None,
+                    help="sprites per clip (default: 1 to 3; 1 with --prompts)")
     tr.add_argument("--steps", type=positive_int, default=600)
     tr.add_argument("--batch", type=positive_int, default=8)
     tr.add_argument("--frames", type=positive_int, default=8)
@@ -85,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="frames per clip (default: as trained)")
     sa.add_argument("--device", default="cpu")
     sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--prompt", default=None,
+                    help='what to draw, e.g. "a red circle moving left" (a model trained '
+                         "with --prompts)")
+    sa.add_argument("--guidance", type=float, default=3.0,
+                    help="classifier-free guidance scale with --prompt (1 = none)")
     sa.add_argument("--mp4", action="store_true", help="also write sample.mp4")
     sa.add_argument("--no-progress", action="store_true")
     return parser
@@ -94,7 +111,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from vdlite.demo import CONSISTENCY_FIGURES, run_demo
 
     res = run_demo(args.out, args.steps, check_device(args.device), args.seed, args.samples,
-                   args.sample_steps, progress=not args.no_progress)
+                   args.sample_steps, progress=not args.no_progress, arch=args.arch)
     print(f"wrote {args.out}/sample.gif, side_by_side.gif, metrics.json, metrics.png")
     header = f"{'figure (lower is better)':26s}{'real clips':>12s}{'video':>10s}{'frame':>10s}"
     print(header)
@@ -107,18 +124,26 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from vdlite.data import MovingSprites, VideoFolder
-    from vdlite.train import TrainConfig, clip_batches, save_checkpoint, train
+    from vdlite.train import TrainConfig, caption_batches, clip_batches, save_checkpoint, train
 
     device = check_device(args.device)
+    if args.prompts and args.arch != "dit":
+        raise UsageError("--prompts needs --arch dit (the U-Net takes no prompt)")
     if args.data == "sprites":
+        sprites = args.sprites or (1 if args.prompts else (1, 3))
         data = MovingSprites(num_clips=100_000, frames=args.frames, size=args.size,
-                             stride=args.stride, seed=args.seed)
+                             stride=args.stride, sprites=sprites, seed=args.seed)
     else:
+        if args.prompts:
+            raise UsageError("--prompts writes captions from the sprites' ground truth, so it "
+                             "needs --data sprites")
         data = VideoFolder(args.data, frames=args.frames, size=args.size, stride=args.stride)
-    cfg = TrainConfig(mode=args.mode, conv=args.conv, frames=args.frames, size=args.size,
-                      batch=args.batch, lr=args.lr, steps=args.steps, seed=args.seed)
-    model, losses = train(cfg, clip_batches(data, args.batch, args.seed), device,
-                          progress=not args.no_progress)
+    cfg = TrainConfig(mode=args.mode, arch=args.arch, conv=args.conv, frames=args.frames,
+                      size=args.size, batch=args.batch, lr=args.lr, steps=args.steps,
+                      seed=args.seed, text=args.prompts,
+                      patch_size=args.patch or (4 if args.arch == "dit" else 1))
+    batches = (caption_batches if args.prompts else clip_batches)(data, args.batch, args.seed)
+    model, losses = train(cfg, batches, device, progress=not args.no_progress)
     path = Path(args.out) / "model.pt"
     save_checkpoint(path, model, cfg, data=args.data, final_loss=losses[-1])
     print(f"wrote {path} (final loss {sum(losses[-20:]) / len(losses[-20:]):.4f})")
@@ -130,8 +155,12 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     device = check_device(args.device)
     model, cfg = load_checkpoint(args.checkpoint, device)
+    if args.prompt is not None and not cfg.text:
+        raise UsageError(f"{args.checkpoint} was trained without prompts; train with "
+                         "--arch dit --prompts to use --prompt")
     clips = sample(model, cfg, args.num, args.steps, device, args.seed, args.frames,
-                   progress=not args.no_progress).cpu()
+                   progress=not args.no_progress, prompts=args.prompt,
+                   guidance_scale=args.guidance if cfg.text else 1.0).cpu()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     grid = tile_videos(list(clips), ncols=min(args.num, 8))

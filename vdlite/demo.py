@@ -27,21 +27,28 @@ from vdlite.train import Timer, TrainConfig, clip_batches, sample, save_checkpoi
 # The four figures the demo compares; `missing_frames` is reported beside them as a diagnostic.
 CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_residual")
 
-# Sizes for each device: the CPU preset finishes in a few minutes on two cores.
+# Sizes for each device and denoiser: the CPU presets finish in a few minutes on two cores.
 PRESETS = {
     "cpu": dict(frames=8, size=32, conv="pseudo", base_channels=16, channel_mults=(1, 2),
                 patch_size=2, batch=8, steps=400, lr=2e-3, prediction="x0"),
     "cuda": dict(frames=16, size=64, conv="full", base_channels=32, channel_mults=(1, 2, 2),
                  patch_size=2, temporal_downsample=True, batch=16, steps=1500, lr=1e-3,
                  prediction="x0"),
+    "cpu-dit": dict(arch="dit", frames=8, size=32, patch_size=4, dim=64, depth=4, heads=4,
+                    batch=8, steps=700, lr=1e-3, prediction="x0"),
+    "cuda-dit": dict(arch="dit", frames=16, size=64, patch_size=4, dim=192, depth=8, heads=6,
+                     batch=16, steps=1500, lr=5e-4, prediction="x0"),
 }
 
 
 def demo_config(device: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
-                **overrides) -> TrainConfig:
-    """The video model's config for a preset (by default the device's); the baseline differs
-    only in `mode`. Keyword overrides replace preset entries."""
+                arch: str = "unet", **overrides) -> TrainConfig:
+    """The video model's config for a preset (by default the device's, for `arch`); the
+    baseline differs only in `mode`. Keyword overrides replace preset entries."""
+    if arch not in ("unet", "dit"):
+        raise ValueError(f"arch must be 'unet' or 'dit', got {arch!r}")
     name = preset or ("cuda" if str(device).startswith("cuda") else "cpu")
+    name = name + "-dit" if arch == "dit" and preset is None else name
     values = {**PRESETS[name], **overrides}
     if steps is not None:
         values["steps"] = steps

@@ -1,5 +1,8 @@
 """Training and sampling loops shared by the CLI, the demo and the lessons.
 
+Two denoisers (`arch`): the 3D U-Net of `vdlite.unet3d` and the factorised space-time
+transformer of `vdlite.transformer` (a video DiT), which can also take a text prompt.
+
 Two ways to model a clip x0 [B, C, T, H, W]:
 
 - `mode="video"`: the denoiser sees whole clips and removes noise from all T frames jointly;
@@ -25,6 +28,7 @@ from vdlite.diffusion import NoiseSchedule, ddim_sample, diffusion_loss
 from vdlite.unet3d import UNet3D
 
 MODES = ("video", "frame")
+ARCHS = ("unet", "dit")
 
 
 @dataclass
@@ -32,6 +36,7 @@ class TrainConfig:
     """Everything needed to rebuild a model and its noise schedule from a checkpoint."""
 
     mode: str = "video"
+    arch: str = "unet"
     conv: str = "full"
     frames: int = 8
     size: int = 32
@@ -40,6 +45,13 @@ class TrainConfig:
     num_res_blocks: int = 1
     patch_size: int = 1
     temporal_downsample: bool = False
+    dim: int = 64
+    depth: int = 4
+    heads: int = 4
+    text: bool = False
+    text_dim: int = 64
+    text_layers: int = 2
+    cond_drop_prob: float = 0.1
     schedule: str = "cosine"
     num_timesteps: int = 1000
     prediction: str = "v"
@@ -52,19 +64,32 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.text and self.arch != "dit":
+            raise ValueError("prompt conditioning (text=True) needs arch='dit'")
         if self.steps < 1 or self.batch < 1 or self.frames < 1:
             raise ValueError("steps, batch and frames must be positive")
         self.channel_mults = tuple(self.channel_mults)
 
 
-def build_model(cfg: TrainConfig) -> UNet3D:
+def build_model(cfg: TrainConfig) -> torch.nn.Module:
     """The denoiser for a config.
 
-    The frame model is the same U-Net with 2D (1,3,3) convolutions: on one-frame clips a
-    3x3x3 convolution with zero time padding only ever uses its centre taps, so the 2D
-    network computes the same functions at a third of the cost.
+    The frame model is the same network without its temporal layers. For the U-Net that means
+    2D (1,3,3) convolutions: on one-frame clips a 3x3x3 convolution with zero time padding
+    only ever uses its centre taps, so the 2D network computes the same functions at a third
+    of the cost. For the DiT it means no temporal attention (attention over one frame is the
+    identity on its value, so it would only add an extra learned linear layer).
     """
     video = cfg.mode == "video"
+    if cfg.arch == "dit":
+        from vdlite.text import TextEncoder
+        from vdlite.transformer import VideoDiT
+
+        encoder = TextEncoder(cfg.text_dim, cfg.text_layers) if cfg.text else None
+        return VideoDiT(3, cfg.patch_size, cfg.dim, cfg.depth, cfg.heads, temporal=video,
+                        text_encoder=encoder)
     return UNet3D(3, cfg.base_channels, cfg.channel_mults, cfg.num_res_blocks,
                   conv=cfg.conv if video else "spatial", patch_size=cfg.patch_size,
                   temporal_downsample=cfg.temporal_downsample and video)
@@ -95,8 +120,13 @@ def train(
     device: str | torch.device = "cpu",
     progress: bool = True,
     desc: str | None = None,
-) -> tuple[UNet3D, list[float]]:
+) -> tuple[torch.nn.Module, list[float]]:
     """Train a denoiser on clips from `batches` (each [B, 3, T, H, W] in [-1, 1]).
+
+    With `cfg.text`, each batch is a pair (clips, prompt token ids [B, L]) (`caption_batches`
+    makes them), and each prompt is replaced by the empty one with probability
+    `cfg.cond_drop_prob`, so the one model learns p(x | prompt) and p(x) for classifier-free
+    guidance. A frame model sees each clip's prompt with every one of its frames.
 
     Adam with a short linear warm-up, gradient clipping at 1, and an EMA of the weights
     (returned, since it samples better than the raw weights after short training). The EMA
@@ -114,11 +144,17 @@ def train(
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     losses: list[float] = []
     bar = tqdm(range(cfg.steps), desc=desc or f"train {cfg.mode}", disable=not progress)
+    null = model.text_encoder.null_tokens(1)[0] if cfg.text else None  # [L]
     for step in bar:
-        x0 = next(batches).to(device)
+        x0, cond = _unpack(next(batches), cfg.text)
+        x0 = x0.to(device)
         if cfg.mode == "frame":
+            cond = None if cond is None else cond.repeat_interleave(x0.shape[2], dim=0)
             x0 = as_frames(x0)
-        loss = diffusion_loss(model, x0, schedule, prediction=cfg.prediction, generator=gen)
+        cond = None if cond is None else cond.to(device)
+        loss = diffusion_loss(model, x0, schedule, prediction=cfg.prediction, generator=gen,
+                              cond=cond, cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0,
+                              null_cond=null)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -131,8 +167,18 @@ def train(
     return ema.eval(), losses
 
 
+def _unpack(batch, text: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A batch is clips, or (clips, prompt tokens) for a prompt-conditioned model."""
+    if text:
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise ValueError("a prompt-conditioned model (text=True) needs batches of "
+                             "(clips, tokens); use caption_batches")
+        return batch[0], batch[1]
+    return (batch[0] if isinstance(batch, (tuple, list)) else batch), None
+
+
 def sample(
-    model: UNet3D,
+    model: torch.nn.Module,
     cfg: TrainConfig,
     num: int,
     steps: int = 50,
@@ -140,31 +186,50 @@ def sample(
     seed: int = 0,
     frames: int | None = None,
     progress: bool = True,
+    prompts: str | list[str] | None = None,
+    guidance_scale: float = 1.0,
 ) -> torch.Tensor:
     """Draw `num` clips [num, 3, T, H, W] with deterministic DDIM in `steps` steps.
 
     A frame model samples num*T independent single frames and stacks them into clips.
+    A prompt-conditioned model takes `prompts` (one for all clips, or one per clip; None
+    means the empty prompt) and classifier-free guidance with `guidance_scale` (1 = none).
     """
     t = frames or cfg.frames
     schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
     gen = torch.Generator(device="cpu").manual_seed(seed)
+    cond = null = None
+    if cfg.text:
+        prompts = "" if prompts is None else prompts
+        prompts = [prompts] * num if isinstance(prompts, str) else list(prompts)
+        if len(prompts) != num:
+            raise ValueError(f"give one prompt or one per clip ({num}), got {len(prompts)}")
+        cond = model.text_encoder.tokenizer.encode(prompts, strict=True).to(device)  # [num, L]
+        null = model.text_encoder.null_tokens(1)[0]  # [L]
+        if cfg.mode == "frame":
+            cond = cond.repeat_interleave(t, dim=0)  # [num*T, L]
+    elif prompts is not None:
+        raise ValueError("this model was trained without prompts (text=False); "
+                         "train one with --prompts to sample with --prompt")
     if cfg.mode == "video":
         shape = (num, 3, t, cfg.size, cfg.size)
     else:
         shape = (num * t, 3, 1, cfg.size, cfg.size)
     x = ddim_sample(model, shape, schedule, steps=steps, prediction=cfg.prediction,
-                    generator=gen, device=device, progress=progress)
+                    generator=gen, device=device, progress=progress, cond=cond,
+                    null_cond=null if guidance_scale != 1 else None,
+                    guidance_scale=guidance_scale)
     return x if cfg.mode == "video" else from_frames(x, t)
 
 
-def save_checkpoint(path: str | Path, model: UNet3D, cfg: TrainConfig, **info) -> None:
+def save_checkpoint(path: str | Path, model: torch.nn.Module, cfg: TrainConfig, **info) -> None:
     """Write the model weights and the config that rebuilds it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"config": asdict(cfg), "state_dict": model.state_dict(), "info": info}, path)
 
 
-def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[UNet3D, TrainConfig]:
+def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, TrainConfig]:
     """Rebuild a model saved by `save_checkpoint`; FileNotFoundError names a missing path."""
     path = Path(path)
     if not path.is_file():
@@ -195,3 +260,20 @@ def clip_batches(dataset, batch: int, seed: int = 0) -> Iterator[torch.Tensor]:
     while True:
         idx = torch.randint(len(dataset), (batch,), generator=gen).tolist()
         yield torch.stack([dataset[i]["video"] for i in idx])
+
+
+def caption_batches(
+    dataset, batch: int, seed: int = 0
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless random (clips [batch, 3, T, H, W], prompt tokens [batch, L]) from a
+    `MovingSprites` dataset, each clip captioned from its ground truth (`vdlite.text`)."""
+    from vdlite.text import Tokenizer, caption
+
+    if len(dataset) == 0:
+        raise ValueError("the dataset holds no clips")
+    tokenizer = Tokenizer()
+    gen = torch.Generator().manual_seed(seed)
+    while True:
+        items = [dataset[i] for i in torch.randint(len(dataset), (batch,), generator=gen).tolist()]
+        yield (torch.stack([it["video"] for it in items]),
+               tokenizer.encode([caption(it) for it in items], strict=True))

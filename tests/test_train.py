@@ -1,0 +1,138 @@
+"""Training and sampling with either denoiser, and with prompts: wiring, checkpoints, errors.
+
+These are tiny runs (a few steps) that check plumbing by properties: shapes, that a saved
+model reloads to the same function (float32, bitwise), that the prompt reaches the model
+(different prompts give different samples from the same noise), that guidance scale 1 equals
+plain conditional sampling, and that misuse raises a clear error. Whether training *works*
+is measured elsewhere (tests/test_demo.py, tests/test_prompts.py).
+"""
+
+import pytest
+import torch
+
+from vdlite.cli import main
+from vdlite.data import MovingSprites
+from vdlite.text import DIRECTIONS, MAX_TOKENS, Tokenizer
+from vdlite.train import (
+    TrainConfig,
+    build_model,
+    caption_batches,
+    clip_batches,
+    load_checkpoint,
+    sample,
+    save_checkpoint,
+    train,
+)
+from vdlite.transformer import FactorizedBlock, VideoDiT
+
+TINY = dict(arch="dit", frames=3, size=8, patch_size=2, dim=24, depth=2, heads=2, batch=2,
+            steps=3, text_dim=16, text_layers=1)
+
+
+def sprites(**kw):
+    return MovingSprites(num_clips=50, frames=3, size=8, sprites=1, sprite_size=0.4, **kw)
+
+
+def test_build_model_picks_the_architecture():
+    video = build_model(TrainConfig(**TINY))
+    frame = build_model(TrainConfig(**{**TINY, "mode": "frame"}))
+    assert isinstance(video, VideoDiT) and isinstance(frame, VideoDiT)
+    blocks = [m for m in video.modules() if isinstance(m, FactorizedBlock)]
+    assert all(b.temporal is not None for b in blocks)
+    assert all(b.temporal is None for b in frame.modules() if isinstance(b, FactorizedBlock))
+    assert video.text_encoder is None
+    assert build_model(TrainConfig(**TINY, text=True)).text_encoder.dim == 16
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="arch must be one of"):
+        TrainConfig(arch="rnn")
+    with pytest.raises(ValueError, match="needs arch='dit'"):
+        TrainConfig(text=True)
+
+
+def test_caption_batches_pair_clips_with_their_captions():
+    data = sprites()
+    clips, tokens = next(caption_batches(data, 4, seed=1))
+    assert clips.shape == (4, 3, 3, 8, 8) and tokens.shape == (4, MAX_TOKENS)
+    assert tokens.dtype == torch.long
+    for prompt in Tokenizer().decode(tokens):
+        article, colour, shape, moving, direction = prompt.split()
+        assert article in ("a", "an") and moving == "moving" and direction in DIRECTIONS
+
+
+@pytest.mark.parametrize("mode", ["video", "frame"])
+def test_prompted_training_and_sampling(mode):
+    cfg = TrainConfig(**TINY, mode=mode, text=True)
+    model, losses = train(cfg, caption_batches(sprites(), cfg.batch), progress=False)
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
+    # randomise the (zero-initialised) output layers so the prompt can show in the output
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    red = sample(model, cfg, 2, steps=2, seed=3, prompts="a red circle moving left",
+                 progress=False)
+    blue = sample(model, cfg, 2, steps=2, seed=3, prompts="a blue square moving up",
+                  progress=False)
+    assert red.shape == (2, 3, 3, 8, 8)
+    assert not torch.equal(red, blue)
+    # guidance scale 1 is plain conditional sampling; a larger scale changes the samples
+    again = sample(model, cfg, 2, steps=2, seed=3, prompts="a red circle moving left",
+                   guidance_scale=1.0, progress=False)
+    assert torch.equal(red, again)
+    guided = sample(model, cfg, 2, steps=2, seed=3, prompts="a red circle moving left",
+                    guidance_scale=4.0, progress=False)
+    assert not torch.equal(red, guided)
+
+
+def test_sampling_errors():
+    cfg = TrainConfig(**TINY, text=True)
+    model = build_model(cfg).eval()
+    with pytest.raises(ValueError, match="never saw"):
+        sample(model, cfg, 1, steps=1, prompts="a purple circle", progress=False)
+    with pytest.raises(ValueError, match="one per clip"):
+        sample(model, cfg, 3, steps=1, prompts=["a red circle", "a blue circle"],
+               progress=False)
+    plain = TrainConfig(**TINY)
+    with pytest.raises(ValueError, match="trained without prompts"):
+        sample(build_model(plain), plain, 1, steps=1, prompts="a red circle", progress=False)
+    with pytest.raises(ValueError, match="needs batches of"):
+        train(cfg, clip_batches(sprites(), 2), progress=False)
+
+
+def test_dit_checkpoint_round_trip(tmp_path):
+    cfg = TrainConfig(**TINY, text=True)
+    model, _ = train(cfg, caption_batches(sprites(), cfg.batch), progress=False)
+    save_checkpoint(tmp_path / "m.pt", model, cfg)
+    loaded, cfg2 = load_checkpoint(tmp_path / "m.pt")
+    assert cfg2 == cfg
+    a = sample(model, cfg, 2, steps=2, seed=1, prompts="a red circle moving up",
+               guidance_scale=2.0, progress=False)
+    b = sample(loaded, cfg2, 2, steps=2, seed=1, prompts="a red circle moving up",
+               guidance_scale=2.0, progress=False)
+    assert torch.equal(a, b)
+
+
+def test_cli_train_and_sample_with_a_prompt(tmp_path):
+    ckpt, out = tmp_path / "train", tmp_path / "sample"
+    assert main(["train", "--arch", "dit", "--prompts", "--steps", "2", "--batch", "2",
+                 "--frames", "3", "--size", "16", "--out", str(ckpt), "--no-progress"]) == 0
+    assert main(["sample", "--checkpoint", str(ckpt / "model.pt"), "--num", "2", "--steps",
+                 "2", "--prompt", "a green diamond moving down", "--guidance", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert torch.load(out / "samples.pt").shape == (2, 3, 3, 16, 16)
+
+
+def test_cli_prompt_errors(tmp_path, capsys):
+    assert main(["train", "--prompts", "--steps", "1", "--out", str(tmp_path)]) == 2
+    assert "--prompts needs --arch dit" in capsys.readouterr().err
+    assert main(["train", "--arch", "dit", "--prompts", "--data", str(tmp_path),
+                 "--steps", "1"]) == 2
+    assert "needs --data sprites" in capsys.readouterr().err
+    ckpt = tmp_path / "plain"
+    assert main(["train", "--steps", "1", "--batch", "1", "--frames", "2", "--size", "8",
+                 "--out", str(ckpt), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["sample", "--checkpoint", str(ckpt / "model.pt"), "--prompt", "a red circle",
+                 "--steps", "1", "--num", "1", "--out", str(tmp_path / "s")]) == 2
+    assert "trained without prompts" in capsys.readouterr().err
