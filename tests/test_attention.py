@@ -19,6 +19,7 @@ from vdlite.attention import (
     spatial_attention,
     temporal_attention,
     temporal_mask,
+    windowed_temporal_attention,
 )
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
@@ -393,3 +394,63 @@ def test_cross_attention_error_messages():
         cross_attention(q, k, v, key_padding_mask=torch.ones(2, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"at least one real"):
         cross_attention(q, k, v, key_padding_mask=torch.zeros(2, 6, dtype=torch.bool))
+
+
+# ---- windowed temporal attention: the band only ---------------------------------------------
+
+
+@pytest.mark.parametrize("T", [1, 5, 13])
+@pytest.mark.parametrize("window", [0, 1, 3, 50])
+@pytest.mark.parametrize("causal", [False, True])
+def test_windowed_equals_masked_temporal_attention(causal, window, T):
+    q, k, v = fused_tokens(T=T, S=11, D=12, seed=T)
+    assert not any(x.is_contiguous() for x in (q, k, v))
+    out = windowed_temporal_attention(q, k, v, window, causal)
+    assert out.shape == q.shape and out.dtype == q.dtype
+    torch.testing.assert_close(out, temporal_attention(q, k, v, causal, window), **TOL)
+    expected = windowed_temporal_attention(q.contiguous(), k.contiguous(), v.contiguous(),
+                                           window, causal)
+    assert torch.equal(out, expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    B=st.integers(1, 3),
+    T=st.integers(1, 9),
+    S=st.integers(1, 7),
+    D=st.integers(1, 9),
+    causal=st.booleans(),
+    window=st.integers(0, 10),
+    seed=st.integers(0, 2**16),
+)
+def test_windowed_random_configurations(B, T, S, D, causal, window, seed):
+    q, k, v = tokens(B=B, T=T, S=S, heads=2, D=D, seed=seed)
+    torch.testing.assert_close(windowed_temporal_attention(q, k, v, window, causal),
+                               oracle_temporal(q, k, v, causal, window), **TOL)
+
+
+@pytest.mark.parametrize(("causal", "window"), [(False, 1), (True, 1), (False, 0)])
+def test_gradcheck_windowed(causal, window):
+    fn = lambda q, k, v: windowed_temporal_attention(q, k, v, window, causal)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, tiny(B=2, T=4))
+
+
+def test_windowed_edge_cases():
+    q, k, v = tokens(T=5, S=13, D=12)
+    torch.testing.assert_close(windowed_temporal_attention(q, k, v, 0), v, **TOL)
+    empty = [x[:, :0] for x in (q, k, v)]
+    assert windowed_temporal_attention(*empty, window=2).shape == (2, 0, 13, 3, 12)
+    assert torch.isfinite(windowed_temporal_attention(q * 1e4, k * 1e4, v, 2)).all()
+
+
+def test_windowed_error_messages():
+    q, k, v = tokens(T=3, S=4, D=5)
+    for bad in (None, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match=r"window must be an int >= 0"):
+            windowed_temporal_attention(q, k, v, bad)
+    with pytest.raises(ValueError, match=r"v must have the shape of q"):
+        windowed_temporal_attention(q, k, v[..., :4], 1)
+    with pytest.raises(ValueError, match=r"k must have the dtype of q"):
+        windowed_temporal_attention(q, k.float(), v, 1)
+    with pytest.raises(ValueError, match=r"q must be 5-D \[B, T, S, heads, D\]"):
+        windowed_temporal_attention(q[0], k, v, 1)

@@ -17,6 +17,9 @@ and differ only in *which* tokens a query sees:
 - ``full_attention``: all T*S tokens of the clip (cost (T*S)^2);
 - ``cross_attention``: the L tokens of a text prompt ``[B, L, heads, D]``.
 
+``windowed_temporal_attention`` is ``temporal_attention`` with a window that computes only
+the band of 2w + 1 frames (cost T * S * (2w + 1)) instead of masking a T x T score matrix.
+
 These are the ground truth the Triton kernels in ``kernels/`` are tested against: short,
 in the input dtype, with the softmax made stable by subtracting each row's max
 (``torch.softmax`` does this).
@@ -35,6 +38,7 @@ __all__ = [
     "spatial_attention",
     "temporal_attention",
     "temporal_mask",
+    "windowed_temporal_attention",
 ]
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -206,3 +210,49 @@ def cross_attention(
         scores = scores.masked_fill(~key_padding_mask[:, None, None, None, :], float("-inf"))
     weights = torch.softmax(scores, dim=-1)  # rows sum to 1 over the real prompt tokens l
     return torch.einsum("bthsl,blhd->btshd", weights, v)  # [B, T, S, heads, D]
+
+
+def windowed_temporal_attention(
+    q: Tensor, k: Tensor, v: Tensor, window: int, causal: bool = False
+) -> Tensor:
+    """Temporal attention that computes only the band of frames each query may see.
+
+    The maths of ``temporal_attention(q, k, v, causal, window)``,
+
+    ``out[b, t, s, h] = sum_u softmax_u(q[b, t, s, h] . k[b, u, s, h] / sqrt(D)) v[b, u, s, h]``
+    over the frames ``u`` with ``t - w <= u <= t + w`` (``u <= t`` when causal) and
+    ``0 <= u < T``; but instead of a ``[T, T]`` score matrix per position, mostly masked, it
+    gathers for every frame t the band of ``P + 1 + F`` frames ``u = t - P .. t + F``: ``P = w``
+    frames of past and ``F = w`` of future (``F = 0`` when causal), with w first clipped to
+    T - 1 since a wider window sees nothing more. Band slots that fall off the clip's ends hold
+    zero padding, masked with ``-inf``. Score entries per head: ``T * S * (2w + 1)``
+    (``T * S * (w + 1)`` causal) instead of ``T^2 * S``.
+
+    The band is a view (``unfold``) of the padded keys in time-major order ``[T, B, S, heads]``,
+    where those four merge into one batch dimension, so ``bmm`` reads it without a copy.
+
+    q, k, v: ``[B, T, S, heads, D]`` (strided views are fine); window: int >= 0
+    -> ``[B, T, S, heads, D]`` (a transposed view of a time-major result).
+    """
+    _check_qkv(q, k, v)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise ValueError(f"window must be an int >= 0, got window={window!r}")
+    T, D = q.shape[1], q.shape[-1]
+    if T == 0:  # an empty clip has no band to gather
+        return torch.zeros_like(q)
+    past = min(window, T - 1)
+    future = 0 if causal else past
+    band = past + 1 + future
+
+    def neighbours(x: Tensor) -> Tensor:  # [B, T, S, h, D] -> [T, B, S, h, D, band], a view
+        pad = (0, 0) * 4 + (past, future)  # nothing on D, h, S, B; P frames before, F after
+        padded = torch.nn.functional.pad(x.transpose(0, 1), pad)  # [T + P + F, B, S, h, D]
+        return padded.unfold(0, band, 1)  # [t, ..., j] is frame t - P + j (zeros off the clip)
+
+    u = torch.arange(T, device=q.device)[:, None] - past + torch.arange(band, device=q.device)
+    inside = (u >= 0) & (u < T)  # [T, band]: False where the band runs off the clip
+    scores = torch.einsum("btshd,tbshdj->tbshj", q, neighbours(k)) / math.sqrt(D)
+    scores = scores.masked_fill(~inside[:, None, None, None, :], float("-inf"))  # [T,B,S,h,band]
+    weights = torch.softmax(scores, dim=-1)  # rows sum to 1 over the frames inside the clip
+    out = torch.einsum("tbshj,tbshdj->tbshd", weights, neighbours(v))  # [T, B, S, heads, D]
+    return out.transpose(0, 1)  # [B, T, S, heads, D]
