@@ -136,3 +136,30 @@ def test_cli_prompt_errors(tmp_path, capsys):
     assert main(["sample", "--checkpoint", str(ckpt / "model.pt"), "--prompt", "a red circle",
                  "--steps", "1", "--num", "1", "--out", str(tmp_path / "s")]) == 2
     assert "trained without prompts" in capsys.readouterr().err
+
+
+def test_flicker_scenario_switches_only_temporal_attention_and_restores_it():
+    """'without' samples must not depend on the temporal weights at all (exact), 'with' must,
+    and the model must come back with its temporal attention on."""
+    from vdlite.demo import flicker_scenario
+    from vdlite.transformer import set_temporal_attention
+
+    cfg = TrainConfig(**TINY)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    first = flicker_scenario(model, cfg, num_samples=2, sample_steps=2)
+    assert all(b.temporal_enabled for b in model.modules() if isinstance(b, FactorizedBlock))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".temporal." in name:
+                p.mul_(-3.0)
+    second = flicker_scenario(model, cfg, num_samples=2, sample_steps=2)
+    assert torch.equal(first["clips"]["without"], second["clips"]["without"])
+    assert not torch.equal(first["clips"]["with"], second["clips"]["with"])
+    set_temporal_attention(model, False)
+    off = sample(model, cfg, 2, steps=2, seed=1, progress=False)
+    assert torch.equal(off, second["clips"]["without"])
+    assert set(first["with"]) == set(first["without"]) >= {"background_change", "colour_drift"}

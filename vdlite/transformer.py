@@ -9,7 +9,8 @@ One block, each step a residual branch:
                                same position s)      if there is one)
 
 so attention costs T*S*(S+T) per layer instead of (T*S)^2 for full attention. Positions
-come from 3D RoPE on q and k (``vdlite.positions.rope_3d``); the timestep (and a pooled
+come from a fixed 2D sine-cosine embedding of each token's place in its frame (added once)
+and from 3D RoPE on q and k (``vdlite.positions.rope_3d``); the timestep (and a pooled
 prompt) enters every branch through adaLN-Zero modulation (DiT, Peebles & Xie 2023):
 
     x = x + gate * branch(LN(x) * (1 + scale) + shift),  (shift, scale, gate) = Linear(SiLU(c)),
@@ -81,6 +82,23 @@ def unpatchify(tokens: Tensor, p: int, hw: tuple[int, int]) -> Tensor:
     x = tokens.reshape(B, T, h, w, cpp // (p * p), p, p)
     x = x.permute(0, 4, 1, 2, 5, 3, 6)  # [B, C, T, H/p, p, W/p, p]
     return x.reshape(B, cpp // (p * p), T, h * p, w * p)
+
+
+def grid_position_embedding(hw: tuple[int, int], dim: int, base: float = 10_000.0) -> Tensor:
+    """Fixed 2D sine-cosine position of each token of a frame (as in ViT-MAE and DiT): ``[S, dim]``.
+
+    Half the channels encode the row h, half the column w, each as ``[sin(p f_i), cos(p f_i)]``
+    with ``f_i = base^(-i / (dim/4))``, i < dim/4. The same for every frame, so it tells a
+    token where it is in the frame but not when, and an inflated model stays exact.
+    Needs dim divisible by 4.
+    """
+    H, W = hw
+    quarter = dim // 4
+    freqs = base ** (-torch.arange(quarter, dtype=torch.float64) / quarter)  # [dim/4]
+    rows = torch.arange(H, dtype=torch.float64).repeat_interleave(W)  # [S]: h of token s
+    cols = torch.arange(W, dtype=torch.float64).repeat(H)  # [S]: w of token s
+    parts = [f(pos[:, None] * freqs) for pos in (rows, cols) for f in (torch.sin, torch.cos)]
+    return torch.cat(parts, dim=1)  # [S, dim]
 
 
 class SelfAttention(nn.Module):
@@ -257,6 +275,8 @@ class VideoDiT(nn.Module):
         super().__init__()
         if patch_size < 1:
             raise ValueError(f"patch_size must be >= 1, got {patch_size}")
+        if dim % 4:
+            raise ValueError(f"dim must be divisible by 4 (2D position embedding), got {dim}")
         self.config = dict(in_channels=in_channels, patch_size=patch_size, dim=dim, depth=depth,
                            heads=heads, mlp_ratio=mlp_ratio, temporal=temporal, causal=causal,
                            window=window)
@@ -308,6 +328,7 @@ class VideoDiT(nn.Module):
         p = self.patch_size
         hw = (H // p, W // p)
         h = self.embed(patchify(x, p))  # [B, T, S, dim]
+        h = h + grid_position_embedding(hw, self.dim).to(h)  # [S, dim] broadcast over B, T
         c = self.time_mlp(timestep_embedding(t, self.dim).to(x.dtype))  # [B, dim]
         context = mask = None
         if self.text_encoder is not None:
