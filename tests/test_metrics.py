@@ -67,3 +67,18 @@ def test_rejects_wrong_shapes():
         consistency_report(torch.zeros(1, 1, 4, 8, 8))
     with pytest.raises(ValueError, match="at least 2 frames"):
         consistency_report(torch.zeros(1, 3, 1, 8, 8))
+
+
+def test_flicker_is_the_mean_absolute_frame_difference():
+    """Oracle: the figure written out with loops over a small odd clip, float64."""
+    g = torch.Generator().manual_seed(0)
+    video = torch.rand(2, 3, 5, 7, 9, generator=g, dtype=torch.float64)
+    total, count = 0.0, 0
+    for b in range(2):
+        for c in range(3):
+            for t in range(4):
+                diff = (video[b, c, t + 1] - video[b, c, t]).abs()
+                total, count = total + float(diff.sum()), count + diff.numel()
+    assert consistency_report(video)["flicker"] == pytest.approx(total / count, rel=1e-6)
+    still = video[:, :, :1].expand(2, 3, 5, 7, 9)
+    assert consistency_report(still)["flicker"] == 0.0

@@ -116,12 +116,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
     header = f"{'figure (lower is better)':26s}{'real clips':>12s}{'video':>10s}{'frame':>10s}"
     print(header)
     m = res["metrics"]
-    for key in (*CONSISTENCY_FIGURES, "missing_frames"):
+    for key in (*CONSISTENCY_FIGURES, "missing_frames", "flicker"):
         print(f"{key:26s}{m['real_clips'][key]:12.4f}{m['video_model'][key]:10.4f}"
               f"{m['frame_by_frame'][key]:10.4f}")
     if "flicker" in res:
         print("the video model's temporal attention switched off (same noise):")
-        for key in CONSISTENCY_FIGURES:
+        for key in (*CONSISTENCY_FIGURES, "flicker"):
             print(f"{key:26s}{'':12s}{res['flicker']['with'][key]:10.4f}"
                   f"{res['flicker']['without'][key]:10.4f}  (with, without)")
     print("timings (s):", json.dumps(res["timings_s"]))

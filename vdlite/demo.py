@@ -28,7 +28,7 @@ from vdlite.data import MovingSprites, tile_videos, write_gif
 from vdlite.metrics import consistency_report
 from vdlite.train import Timer, TrainConfig, clip_batches, sample, save_checkpoint, train
 
-# The four figures the demo compares; `missing_frames` is reported beside them as a diagnostic.
+# The four figures the demo compares; `missing_frames` and `flicker` are reported beside them.
 CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_residual")
 
 # Sizes for each device and denoiser: the CPU presets finish in a few minutes on two cores.

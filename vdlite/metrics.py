@@ -9,7 +9,10 @@ be measured directly on a generated clip, without a learned feature network:
 - `size_drift`: coefficient of variation (std / mean) over frames of the sprite's area;
 - `path_residual`: RMS distance (pixels) between the sprite's centroids and the best
   constant-velocity path c(t) = c0 + v t fitted to them by least squares;
-- `missing_frames`: fraction of frames in which no sprite is found.
+- `missing_frames`: fraction of frames in which no sprite is found;
+- `flicker`: mean |x_{t+1} - x_t| over all pixels and channels (VBench's "temporal
+  flickering", there measured on static scenes). A real sprite clip is not static -- its
+  sprite moves -- so its own value is the floor, not zero.
 
 Lower is better for each. All take a batch of videos [B, 3, T, H, W] in [-1, 1] and return
 the mean over clips. Segmentation: the background colour of a clip is the per-channel median
@@ -110,6 +113,17 @@ def missing_frames(video: torch.Tensor, masks: torch.Tensor | None = None) -> fl
     return float((masks.sum(dim=(2, 3)) < MIN_SPRITE_PIXELS).float().mean())
 
 
+def flicker(video: torch.Tensor) -> float:
+    """Mean absolute change between consecutive frames, over every pixel and channel.
+
+    mean over b, c, t < T-1 and pixels p of |x[b, c, t+1, p] - x[b, c, t, p]|. Frames drawn
+    without regard to each other change everywhere; a coherent clip changes only where
+    something moves.
+    """
+    _check_video(video)
+    return float((video[:, :, 1:] - video[:, :, :-1]).abs().mean())
+
+
 def consistency_report(video: torch.Tensor, threshold: float = 0.4) -> dict[str, float]:
     """All the figures above for a batch of clips [B, 3, T, H, W]; lower is better."""
     video = video.detach().float().cpu()
@@ -120,6 +134,7 @@ def consistency_report(video: torch.Tensor, threshold: float = 0.4) -> dict[str,
         "size_drift": size_drift(video, masks),
         "path_residual": path_residual(video, masks),
         "missing_frames": missing_frames(video, masks),
+        "flicker": flicker(video),
     }
 
 

@@ -1,0 +1,36 @@
+"""Scenario 1 of the syllabus, measured: switching off a trained video transformer's temporal
+attention makes its clips flicker.
+
+A VideoDiT (the demo's CPU preset) is trained briefly on sprites over textured, static
+backgrounds; the same noise is then sampled with and without its temporal attention
+(`vdlite.demo.flicker_scenario`). The figure is `flicker`, the mean absolute change between
+consecutive frames. Claim checked (seeded, deterministic for a given machine and build):
+without temporal attention the clips flicker at least 1.5x as much as with it. Measured on
+this course's 2-core CPU (torch 2.13): 0.106 without, 0.058 with, 0.020 for real clips
+(their sprites move, so not 0); longer training widens the gap (on the H100 after 700
+steps: 0.096 without, 0.026 with).
+"""
+
+import pytest
+import torch
+
+from vdlite.data import MovingSprites
+from vdlite.demo import demo_config, flicker_scenario
+from vdlite.metrics import consistency_report
+from vdlite.train import clip_batches, train
+
+STEPS = 250
+
+
+@pytest.mark.slow
+def test_temporal_attention_is_what_stops_the_flicker():
+    cfg = demo_config("cpu", arch="dit", steps=STEPS)
+    data = MovingSprites(num_clips=10_000, frames=cfg.frames, size=cfg.size, sprites=1,
+                         background="textured", seed=0)
+    model, _ = train(cfg, clip_batches(data, cfg.batch, seed=0), progress=False)
+    result = flicker_scenario(model, cfg, num_samples=12, sample_steps=20)
+    real = torch.stack([data[len(data) - 1 - i]["video"] for i in range(12)])
+    with_, without = result["with"]["flicker"], result["without"]["flicker"]
+    floor = consistency_report(real)["flicker"]
+    print({"with": with_, "without": without, "real": floor})
+    assert without > 1.5 * with_
