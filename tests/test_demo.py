@@ -16,3 +16,15 @@ def test_default_demo_video_model_is_ahead_on_every_figure(tmp_path):
     res = run_demo(tmp_path, progress=False)
     assert res["video_model_ahead_on"] == list(CONSISTENCY_FIGURES), res["metrics"]
     print({k: res["metrics"][k] for k in ("video_model", "frame_by_frame")}, res["timings_s"])
+
+
+def test_dit_demo_runs_end_to_end_and_reports_the_flicker_scenario(tmp_path):
+    """Plumbing only (2 steps): the DiT demo writes every file and both flicker reports."""
+    res = run_demo(tmp_path, steps=2, num_samples=2, sample_steps=2, progress=False,
+                   arch="dit")
+    assert res["config"]["arch"] == "dit"
+    for name in ("sample.gif", "side_by_side.gif", "metrics.json", "metrics.png",
+                 "video_model.pt", "frame_model.pt"):
+        assert (tmp_path / name).is_file(), name
+    assert set(res["flicker"]) == {"with", "without"}
+    assert set(res["flicker"]["with"]) == set(res["metrics"]["video_model"])
