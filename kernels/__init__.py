@@ -1,7 +1,11 @@
 """kernels: the course's Triton kernels (fused temporal attention, flash spatial attention,
 implicit-GEMM causal conv3d) with autograd wrappers and benchmarks.
 
-The kernels arrive with lesson 04; until then this package holds nothing to import.
+They run on CUDA tensors, or on the CPU through Triton's interpreter: set
+``TRITON_INTERPRET=1`` before importing ``kernels`` (Triton reads it when the kernels are
+defined). Lesson 04 builds them.
 """
 
-__all__: list[str] = []
+from kernels.temporal_attention import temporal_attention
+
+__all__ = ["temporal_attention"]

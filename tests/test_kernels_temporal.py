@@ -1,0 +1,192 @@
+"""Tests for kernels.temporal_attention: fused Triton temporal attention, forward and backward.
+
+Oracle: ``vdlite.attention.temporal_attention`` in float64 on the same values (the kernel's
+inputs upcast), for the output and for dq, dk, dv under a random upstream gradient. Error:
+relative Frobenius error ``||x - ref|| / ||ref||``; where a reference gradient is exactly zero
+(window=0: a softmax over one frame has no gradient in q or k) the largest absolute entry.
+Tolerances (measured errors in brackets): float32 1e-5 [3e-7: full-precision dots, float32
+accumulation]; float16 4e-3 [5e-4: P and dS are rounded to float16 before their dots, as in
+flash attention]; bfloat16 (CUDA only) 3e-2.
+
+Shapes are odd on purpose: T = 1, 2, 5, 7, 8 (several positions packed into one 16-row
+frame block, the dot minimum), 13 (padded to 16) and 70 (two 64-frame blocks: online softmax,
+skipped key blocks, atomic dq); S not a multiple of the kernel's block of positions; q, k, v
+as the strided views ``qkv.unbind(3)``.
+
+Without a GPU the kernels run in Triton's interpreter, which Triton picks when a kernel is
+defined: ``TRITON_INTERPRET=1`` is set here (unless the caller set it), before ``kernels`` is
+imported. Triton itself may already be imported by then (test_cost.py imports
+torch.utils.flop_counter, which imports it); that is fine, because the kernels use none of
+Triton's own jit helpers, which would be fixed in compiled mode. Checked by collecting the
+whole ``tests/`` directory in one process. The interpreter runs one program at a time, so
+sizes are tiny. bfloat16 is tested on CUDA only: the interpreter computes bfloat16 wrongly.
+"""
+
+import os
+
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import importlib  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+import pytest  # noqa: E402
+
+import kernels  # noqa: E402
+from vdlite.attention import temporal_attention as reference  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+TOL = {torch.float32: 1e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
+ZERO_TOL = {torch.float32: 1e-5, torch.float16: 1e-3, torch.bfloat16: 1e-2}
+MASKS = [(causal, window) for causal in (False, True) for window in (None, 0, 1, 3, 100)]
+SHAPES = [  # (B, T, S, heads, D)
+    (2, 1, 5, 3, 16),
+    (1, 7, 9, 2, 32),
+    (2, 13, 5, 3, 16),
+]
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def error(x, ref):
+    """Relative Frobenius error of x against a float64 reference; absolute where ref == 0."""
+    diff = x.double() - ref
+    return diff.abs().max().item() if ref.norm() == 0 else (diff.norm() / ref.norm()).item()
+
+
+def assert_close(x, ref, dtype, what):
+    tol = ZERO_TOL[dtype] if ref.norm() == 0 else TOL[dtype]
+    assert error(x, ref) <= tol, f"{what}: error {error(x, ref):.2e} > {tol:.0e}"
+
+
+def run_both(q, k, v, causal, window, grad):
+    """Kernel and float64 reference on the same values: outputs and (dq, dk, dv) of each."""
+    leaves = [x.detach().requires_grad_() for x in (q, k, v)]
+    out = kernels.temporal_attention(*leaves, causal=causal, window=window)
+    out.backward(grad)
+    leaves64 = [x.detach().double().requires_grad_() for x in (q, k, v)]
+    ref = reference(*leaves64, causal=causal, window=window)
+    ref.backward(grad.double())
+    return out, ref, [x.grad for x in leaves], [x.grad for x in leaves64]
+
+
+def check(q, k, v, causal, window):
+    g = torch.Generator().manual_seed(1)
+    grad = torch.randn(q.shape, generator=g).to(q.dtype).to(q.device)
+    out, ref, grads, ref_grads = run_both(q, k, v, causal, window, grad)
+    assert out.shape == q.shape and out.dtype == q.dtype and out.is_contiguous()
+    assert_close(out, ref, q.dtype, "out")
+    for name, x, r in zip(("dq", "dk", "dv"), grads, ref_grads, strict=True):
+        assert x.shape == q.shape and x.dtype == q.dtype
+        assert_close(x, r, q.dtype, name)
+
+
+def tokens(shape, dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(shape, generator=g).to(dtype).to(DEVICE) for _ in range(3)]
+
+
+@pytest.mark.parametrize("causal, window", MASKS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=["fp32", "fp16"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_matches_reference(shape, dtype, causal, window):
+    check(*tokens(shape, dtype), causal, window)
+
+
+@pytest.mark.parametrize("causal, window", [(False, None), (True, None), (False, 1), (True, 2)])
+@pytest.mark.parametrize("T", [2, 5, 8])
+def test_packed_short_clips(T, causal, window):
+    """T <= 8: 16 // T positions share one 16-row frame block, their cross terms masked."""
+    check(*tokens((2, T, 11, 3, 16), torch.float32), causal, window)
+
+
+@pytest.mark.parametrize("causal, window", [(False, None), (True, None), (False, 3),
+                                            (True, 5), (False, 100)])
+def test_long_clip_two_frame_blocks(causal, window):
+    """T = 70 > 64: key blocks in a loop (online softmax), dq accumulated with atomics."""
+    check(*tokens((1, 70, 3, 1, 16), torch.float32), causal, window)
+
+
+@pytest.mark.parametrize("D", [64, 128])
+def test_fused_qkv_views(D):
+    """q, k, v as no-copy views of one [B, T, S, 3, heads, D] projection, gradient into it."""
+    g = torch.Generator().manual_seed(2)
+    qkv = torch.randn(2, 7, 5, 3, 3, D, generator=g).to(DEVICE)
+    q, k, v = qkv.unbind(3)
+    assert q.stride(2) == 3 * 3 * D and not q.is_contiguous()
+    check(q, k, v, causal=True, window=2)
+
+
+def test_strided_upstream_gradient():
+    """dO arrives with any strides: out.sum() gives an expanded (stride-0) gradient."""
+    q, k, v = [x.requires_grad_() for x in tokens((1, 7, 5, 2, 16), torch.float32)]
+    kernels.temporal_attention(q, k, v, causal=True).sum().backward()
+    leaves64 = [x.detach().double().requires_grad_() for x in (q, k, v)]
+    reference(*leaves64, causal=True).sum().backward()
+    for name, x, r in zip(("dq", "dk", "dv"), (q, k, v), leaves64, strict=True):
+        assert_close(x.grad, r.grad, torch.float32, name)
+
+
+def test_empty_positions():
+    q, k, v = [x.requires_grad_() for x in tokens((2, 5, 0, 3, 16), torch.float32)]
+    out = kernels.temporal_attention(q, k, v)
+    out.sum().backward()
+    assert out.shape == (2, 5, 0, 3, 16) and q.grad.shape == q.shape
+
+
+@needs_cuda
+@pytest.mark.parametrize("causal, window", MASKS)
+def test_bfloat16_on_cuda(causal, window):
+    check(*tokens((2, 16, 37, 3, 64), torch.bfloat16), causal, window)
+
+
+def bad_inputs():
+    """(name, q, k, v, kwargs, error match): each must raise ValueError before launching."""
+    q = torch.randn(1, 3, 2, 1, 16)
+    return [
+        ("rank", q[0], q[0], q[0], {}, "must be 5-D"),
+        ("shape", q, q[:, :2], q, {}, "must have the shape of q"),
+        ("float64", q.double(), q.double(), q.double(), {}, "supports float16, bfloat16 and"),
+        ("int", q.long(), q.long(), q.long(), {}, "must be float16, bfloat16, float32"),
+        ("dtypes", q, q.half(), q, {}, "must have the dtype of q"),
+        ("devices", q, q.to("meta"), q, {}, "must be on the device of q"),
+        ("D=24", *[torch.randn(1, 3, 2, 1, 24)] * 3, {}, r"head sizes D in \(16, 32, 64, 128\)"),
+        ("D=8", *[torch.randn(1, 3, 2, 1, 8)] * 3, {}, "got D=8"),
+        ("B>65535", *[torch.randn(65536, 1, 1, 1, 16)] * 3, {}, "B <= 65535"),
+        ("window<0", q, q, q, {"window": -1}, "window must be None or an int >= 0"),
+        ("window float", q, q, q, {"window": 1.5}, "window must be None or an int >= 0"),
+        ("window bool", q, q, q, {"window": True}, "window must be None or an int >= 0"),
+        ("causal", q, q, q, {"causal": "yes"}, "causal must be a bool"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "q, k, v, kwargs, match", [pytest.param(*case[1:], id=case[0]) for case in bad_inputs()]
+)
+def test_clear_errors(q, k, v, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        kernels.temporal_attention(q, k, v, **kwargs)
+
+
+def test_cpu_without_interpreter_is_a_clear_error(monkeypatch):
+    module = importlib.import_module("kernels.temporal_attention")
+    monkeypatch.setattr(module, "_interpreted", lambda: False)
+    q = torch.randn(1, 3, 2, 1, 16)
+    with pytest.raises(RuntimeError, match="use CUDA tensors, or set TRITON_INTERPRET=1"):
+        kernels.temporal_attention(q, q, q)
+
+
+def test_cpu_without_interpreter_in_a_fresh_process():
+    """The real thing: a process that imports kernels without TRITON_INTERPRET."""
+    code = (
+        "import torch, kernels\n"
+        "q = torch.randn(1, 3, 2, 1, 16)\n"
+        "try:\n    kernels.temporal_attention(q, q, q)\n"
+        "except RuntimeError as e:\n    print(e)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert "set TRITON_INTERPRET=1" in result.stdout, result.stdout + result.stderr
