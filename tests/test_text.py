@@ -25,7 +25,8 @@ from vdlite.text import (
 @pytest.mark.parametrize(
     ("dx", "dy", "name"),
     [(1, 0, "right"), (0, 1, "down"), (-1, 0, "left"), (0, -1, "up"), (3, -1, "right"),
-     (-0.2, 2, "down"), (-5, 4.9, "left"), (0.1, -7, "up")],
+     (-0.2, 2, "down"), (-5, 4.9, "left"), (0.1, -7, "up"),
+     (1, 1, "right"), (-1, 1, "left")],  # exact diagonals: Python's round, half to even
 )
 def test_direction_name_in_image_coordinates(dx, dy, name):
     assert direction_name(dx, dy) == name

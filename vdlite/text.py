@@ -48,8 +48,8 @@ def direction_name(dx: float, dy: float) -> str:
     """The nearest of the four directions to the displacement (dx, dy), image coordinates.
 
     angle = atan2(dy, dx) (y down, so 90 degrees is "down"); the name is
-    DIRECTIONS[round(angle / 90 degrees) mod 4]. Ties on the diagonals go to the first of the
-    two in the order right, down, left, up, counting anticlockwise from -45 degrees.
+    DIRECTIONS[round(angle / 90 degrees) mod 4]. An exact diagonal is a tie, settled by
+    Python's round (half to even): (1, 1) is "right", (-1, 1) is "left".
     """
     angle = math.atan2(dy, dx)
     return DIRECTIONS[round(angle / (math.pi / 2)) % 4]
