@@ -87,7 +87,7 @@ __all__ = ["temporal_attention"]
 DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 HEAD_DIMS = (16, 32, 64, 128)
 MAX_BLOCK_T = 64  # frames per tile; longer clips loop over key blocks (online softmax)
-TILE = 2048  # values per [BLOCK_S, BLOCK_T, D] tile: sets BLOCK_S (and the number of warps)
+TILE = 4096  # values per [BLOCK_S, 16, D] tile of 16-frame blocks: sets BLOCK_S
 LOG2E = 1.4426950408889634
 
 
@@ -340,20 +340,20 @@ def _interpreted() -> bool:
 
 
 def _config(T: int, D: int, backward: bool = False) -> tuple[int, int, int]:
-    """(BLOCK_T, BLOCK_S, num_warps): frames padded to a power of two in [16, 64], and enough
-    positions for a tile of ~TILE values.
+    """(BLOCK_T, BLOCK_S, num_warps): frames padded to a power of two in [16, 64]; for blocks
+    of 16 frames, enough positions for a tile of TILE values; 4 warps.
 
-    Small tiles keep registers low, so many programs share an SM and their loads overlap one
-    another's compute: that is what hides memory latency here, not pipelining within a
-    program (the launchers ask for num_stages=1: with one key block there is nothing to
-    prefetch, and multi-buffering would only take shared memory). Registers a thread for
-    sm_90 (Triton 3.9, bf16, D = 64), forward: 58, 70, 96 at T = 8, 16, 32 (4 warps), 103 at
-    T = 64 (8 warps); backward: 94, 122 at T = 8, 16 (4 warps), 96, 183 at T = 32, 64 (8 warps:
-    the backward holds three [T, T] score tiles beside its operands)."""
+    Chosen by measurement (kernels/BENCHMARKS.md, H100, bf16, D = 64, both passes): 4
+    positions per program at T <= 16 reached 90-109% of the copy bandwidth forward where 2
+    reached 64-84%, and 4 warps beat 8 at every T (8 warps made the T = 64 backward spill:
+    245 ms against 8.9 ms). Small tiles keep registers low, so many programs share an SM and
+    their loads overlap one another's compute: that is what hides memory latency here, not
+    pipelining within a program (the launchers ask for num_stages=1: with one key block there
+    is nothing to prefetch, and multi-buffering would only take shared memory). The
+    ``backward`` flag is kept so the two passes can be tuned apart."""
     block_t = min(max(16, triton.next_power_of_2(T)), MAX_BLOCK_T)
-    block_s = max(1, TILE // (block_t * D))
-    big = block_t >= 32 if backward else block_s * block_t * D > TILE
-    return block_t, block_s, 8 if big else 4
+    block_s = max(1, TILE // (block_t * D)) if block_t == 16 else 1
+    return block_t, block_s, 4
 
 
 def _pack(T: int, block_t: int) -> int:
