@@ -28,3 +28,12 @@ def test_dit_demo_runs_end_to_end_and_reports_the_flicker_scenario(tmp_path):
         assert (tmp_path / name).is_file(), name
     assert set(res["flicker"]) == {"with", "without"}
     assert set(res["flicker"]["with"]) == set(res["metrics"]["video_model"])
+
+
+def test_demo_config_rejects_a_preset_of_the_other_architecture():
+    from vdlite.demo import demo_config
+
+    assert demo_config("cpu", arch="dit").arch == "dit"
+    assert demo_config("cpu", preset="cpu-dit", arch="dit").patch_size == 4
+    with pytest.raises(ValueError, match="is for arch='unet', not arch='dit'"):
+        demo_config("cpu", preset="cpu", arch="dit")

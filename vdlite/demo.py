@@ -40,6 +40,7 @@ PRESETS = {
                  prediction="x0"),
     "cpu-dit": dict(arch="dit", frames=8, size=32, patch_size=4, dim=64, depth=4, heads=4,
                     batch=8, steps=700, lr=1e-3, prediction="x0"),
+    # not yet sized by a run on the GPU (the "cuda" U-Net preset was): a starting point
     "cuda-dit": dict(arch="dit", frames=16, size=64, patch_size=4, dim=192, depth=8, heads=6,
                      batch=16, steps=1500, lr=5e-4, prediction="x0"),
 }
@@ -53,6 +54,9 @@ def demo_config(device: str, steps: int | None = None, seed: int = 0, preset: st
         raise ValueError(f"arch must be 'unet' or 'dit', got {arch!r}")
     name = preset or ("cuda" if str(device).startswith("cuda") else "cpu")
     name = name + "-dit" if arch == "dit" and preset is None else name
+    if PRESETS[name].get("arch", "unet") != arch:
+        raise ValueError(f"preset {name!r} is for arch={PRESETS[name].get('arch', 'unet')!r}, "
+                         f"not arch={arch!r}")
     values = {**PRESETS[name], **overrides}
     if steps is not None:
         values["steps"] = steps
