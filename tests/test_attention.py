@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from vdlite.attention import (
     cross_attention,
     full_attention,
+    neighbourhood_temporal_attention,
     spatial_attention,
     temporal_attention,
     temporal_mask,
@@ -454,3 +455,68 @@ def test_windowed_error_messages():
         windowed_temporal_attention(q, k.float(), v, 1)
     with pytest.raises(ValueError, match=r"q must be 5-D \[B, T, S, heads, D\]"):
         windowed_temporal_attention(q[0], k, v, 1)
+
+
+# ---- neighbourhood temporal attention ------------------------------------------------------
+
+
+def oracle_neighbourhood(q, k, v, hw, radius, causal=False, window=None):
+    """Full attention over all T*S tokens with the mask written out element by element:
+    (t, s) may see (u, r) if frame u is allowed and r is within `radius` rows and columns."""
+    B, T, S, h, D = q.shape
+    H, W = hw
+    frames = allowed_frames(T, causal, window)
+    near = torch.tensor([[abs(s // W - r // W) <= radius and abs(s % W - r % W) <= radius
+                          for r in range(S)] for s in range(S)])
+    mask = (frames[:, None, :, None] & near[None, :, None, :]).reshape(T * S, T * S)
+
+    def to_sdpa(x):  # [B, T, S, h, D] -> [B, h, T*S, D]
+        return x.reshape(B, T * S, h, D).transpose(1, 2)
+
+    out = sdpa(to_sdpa(q), to_sdpa(k), to_sdpa(v), mask)
+    return out.transpose(1, 2).reshape(B, T, S, h, D)
+
+
+@pytest.mark.parametrize("hw,radius", [((3, 5), 1), ((4, 3), 2), ((1, 7), 1), ((5, 5), 6)])
+@pytest.mark.parametrize("causal,window", [(False, None), (True, None), (False, 1), (True, 2)])
+def test_neighbourhood_matches_sdpa_for_every_mask(hw, radius, causal, window):
+    q, k, v = fused_tokens(B=2, T=5, S=hw[0] * hw[1], heads=3, D=6, seed=radius)
+    out = neighbourhood_temporal_attention(q, k, v, hw, radius, causal, window)
+    torch.testing.assert_close(out, oracle_neighbourhood(q, k, v, hw, radius, causal, window),
+                               **TOL)
+
+
+@pytest.mark.parametrize("causal,window", [(False, None), (True, 1)])
+def test_neighbourhood_radius_zero_is_temporal_and_wide_radius_is_full(causal, window):
+    q, k, v = tokens(T=4, S=12, D=6)
+    out = neighbourhood_temporal_attention(q, k, v, (3, 4), 0, causal, window)
+    torch.testing.assert_close(out, temporal_attention(q, k, v, causal, window), **TOL)
+    wide = neighbourhood_temporal_attention(q, k, v, (3, 4), 3)
+    torch.testing.assert_close(wide, full_attention(q, k, v), **TOL)
+
+
+def test_neighbourhood_ignores_positions_outside_the_square():
+    q, k, v = tokens(B=1, T=3, S=20, D=4)  # grid 4 x 5; token (1, 1) sees rows 0-2, cols 0-2
+    out = neighbourhood_temporal_attention(q, k, v, (4, 5), 1)
+    far = [s for s in range(20) if s // 5 > 2 or s % 5 > 2]
+    k2, v2 = k.clone(), v.clone()
+    k2[:, :, far], v2[:, :, far] = 50.0, -50.0
+    out2 = neighbourhood_temporal_attention(q, k2, v2, (4, 5), 1)
+    assert torch.equal(out2[:, :, 6], out[:, :, 6])  # token (1, 1) = 1*5 + 1
+    assert not torch.allclose(out2[:, :, 19], out[:, :, 19])
+
+
+def test_gradcheck_neighbourhood():
+    q, k, v = (x.requires_grad_() for x in tokens(B=1, T=3, S=6, heads=2, D=3))
+    assert torch.autograd.gradcheck(
+        lambda a, b, c: neighbourhood_temporal_attention(a, b, c, (2, 3), 1, True, 1), (q, k, v))
+
+
+def test_neighbourhood_error_messages():
+    q, k, v = tokens(T=2, S=6, D=4)
+    with pytest.raises(ValueError, match="radius must be an int >= 0"):
+        neighbourhood_temporal_attention(q, k, v, (2, 3), -1)
+    with pytest.raises(ValueError, match=r"H\*W = S = 6"):
+        neighbourhood_temporal_attention(q, k, v, (2, 4), 1)
+    with pytest.raises(ValueError, match="k must have the shape of q"):
+        neighbourhood_temporal_attention(q, k[:, :1], v, (2, 3), 1)

@@ -121,6 +121,8 @@ def test_cli_train_and_sample_with_a_prompt(tmp_path):
                  "2", "--prompt", "a green diamond moving down", "--guidance", "2",
                  "--out", str(out), "--no-progress"]) == 0
     assert torch.load(out / "samples.pt").shape == (2, 3, 3, 16, 16)
+    saved = torch.load(ckpt / "model.pt", weights_only=False)
+    assert saved["config"]["temporal_radius"] == 1  # the CLI's default for the DiT
 
 
 def test_cli_prompt_errors(tmp_path, capsys):
@@ -129,6 +131,8 @@ def test_cli_prompt_errors(tmp_path, capsys):
     assert main(["train", "--arch", "dit", "--prompts", "--data", str(tmp_path),
                  "--steps", "1"]) == 2
     assert "needs --data sprites" in capsys.readouterr().err
+    assert main(["train", "--temporal-radius", "1", "--steps", "1", "--out", str(tmp_path)]) == 2
+    assert "--temporal-radius takes an int >= 0 and needs --arch dit" in capsys.readouterr().err
     ckpt = tmp_path / "plain"
     assert main(["train", "--steps", "1", "--batch", "1", "--frames", "2", "--size", "8",
                  "--out", str(ckpt), "--no-progress"]) == 0

@@ -162,10 +162,33 @@ def test_cross_attention_matches_sdpa_oracle_and_ignores_padding():
     assert torch.equal(attn(x, padded, real), attn(x, ctx, real))
 
 
-@pytest.mark.parametrize("window", [None, 1])
-def test_causal_model_outputs_never_depend_on_future_frames(window):
-    net = randomise(VideoDiT(3, 2, dim=24, depth=2, heads=2, causal=True, window=window)
-                    .double(), 3)
+@pytest.mark.parametrize("causal,window,radius", [(True, 1, 1), (False, None, 1),
+                                                  (True, None, 2)])
+def test_neighbourhood_temporal_self_attention_matches_sdpa_oracle(causal, window, radius):
+    """radius r: token (t, s) attends to (u, r') for allowed frames u and r' within r rows and
+    columns of s; the oracle is SDPA over all T*S tokens with that mask written out."""
+    torch.manual_seed(2)
+    attn = SelfAttention(36, 3, "temporal", causal, window, radius).double()
+    T, H, W = 4, 3, 5
+    S, dim, h = H * W, 36, 3
+    x = torch.randn(2, T, S, dim, dtype=F64)
+    qkv = F.linear(x, attn.qkv.weight, attn.qkv.bias).reshape(2, T, S, 3, h, dim // h)
+    q, k, v = (qkv[:, :, :, i].contiguous() for i in range(3))
+    q, k = rope_3d(q, (T, H, W)), rope_3d(k, (T, H, W))
+    mask = torch.tensor([[(not causal or u <= t) and (window is None or abs(t - u) <= window)
+                          and abs(s // W - r // W) <= radius and abs(s % W - r % W) <= radius
+                          for u in range(T) for r in range(S)]
+                         for t in range(T) for s in range(S)])
+    y = F.scaled_dot_product_attention(*(z.reshape(2, T * S, h, -1).transpose(1, 2)
+                                         for z in (q, k, v)), attn_mask=mask)
+    y = F.linear(y.transpose(1, 2).reshape(2, T, S, dim), attn.out.weight, attn.out.bias)
+    torch.testing.assert_close(attn(x, (H, W)), y, **TOL)
+
+
+@pytest.mark.parametrize("window,radius", [(None, 0), (1, 0), (None, 1)])
+def test_causal_model_outputs_never_depend_on_future_frames(window, radius):
+    net = randomise(VideoDiT(3, 2, dim=24, depth=2, heads=2, causal=True, window=window,
+                             temporal_radius=radius).double(), 3)
     x, t = video(T=5), torch.tensor([10, 700])
     y = net(x, t)
     for now in range(4):
@@ -186,11 +209,11 @@ def test_fresh_block_is_the_identity_and_fresh_model_predicts_zero():
     assert torch.count_nonzero(net(video(T=3).float(), torch.tensor([1, 2]))) == 0
 
 
-@pytest.mark.parametrize("text", [False, True])
-def test_inflated_model_is_the_image_model_frame_by_frame(text):
+@pytest.mark.parametrize("text,radius", [(False, 0), (True, 0), (False, 1)])
+def test_inflated_model_is_the_image_model_frame_by_frame(text, radius):
     torch.manual_seed(5)
     img = VideoDiT(3, 2, dim=24, depth=2, heads=2, temporal=False, causal=text,
-                   text_encoder=TinyText() if text else None)
+                   text_encoder=TinyText() if text else None, temporal_radius=radius)
     img = randomise(img.double(), 5)
     net = inflate(img)
     assert net.config == {**img.config, "temporal": True}
@@ -306,6 +329,10 @@ def test_bad_inputs_raise_clear_errors():
         SelfAttention(24, 2, "full")
     with pytest.raises(ValueError, match="only to axis='temporal'"):
         SelfAttention(24, 2, "spatial", causal=True)
+    with pytest.raises(ValueError, match="radius applies only to axis='temporal'"):
+        SelfAttention(24, 2, "spatial", radius=1)
+    with pytest.raises(ValueError, match="radius must be an int >= 0"):
+        SelfAttention(24, 2, "temporal", radius=-1)
     with pytest.raises(ValueError, match="context_dim"):
         FactorizedBlock(24, 2, cross=True)
     with pytest.raises(ValueError, match="image model"):

@@ -19,6 +19,9 @@ and differ only in *which* tokens a query sees:
 
 ``windowed_temporal_attention`` is ``temporal_attention`` with a window that computes only
 the band of 2w + 1 frames (cost T * S * (2w + 1)) instead of masking a T x T score matrix.
+``neighbourhood_temporal_attention`` widens temporal attention in space instead: a query sees
+the (2r + 1) x (2r + 1) positions around its own in every frame, so it can follow something
+that moves (cost S * T^2 * (2r + 1)^2).
 
 These are the ground truth the Triton kernels in ``kernels/`` are tested against: short,
 in the input dtype, with the softmax made stable by subtracting each row's max
@@ -35,6 +38,7 @@ from torch import Tensor
 __all__ = [
     "cross_attention",
     "full_attention",
+    "neighbourhood_temporal_attention",
     "spatial_attention",
     "temporal_attention",
     "temporal_mask",
@@ -256,3 +260,64 @@ def windowed_temporal_attention(
     weights = torch.softmax(scores, dim=-1)  # rows sum to 1 over the frames inside the clip
     out = torch.einsum("tbshj,tbshdj->tbshd", weights, neighbours(v))  # [T, B, S, heads, D]
     return out.transpose(0, 1)  # [B, T, S, heads, D]
+
+
+def neighbourhood_mask(hw: tuple[int, int], radius: int, device: torch.device | str | None = None
+                       ) -> Tensor:
+    """Which positions are near which in an H x W grid: bool ``[S, S]``, S = H*W, True where
+    token r lies in the (2*radius + 1)^2 square around token s (|dh| <= radius, |dw| <= radius)."""
+    H, W = hw
+    s = torch.arange(H * W, device=device)
+    rows, cols = s // W, s % W
+    near_rows = (rows[:, None] - rows[None, :]).abs() <= radius
+    return near_rows & ((cols[:, None] - cols[None, :]).abs() <= radius)
+
+
+def neighbourhood_temporal_attention(
+    q: Tensor, k: Tensor, v: Tensor, hw: tuple[int, int], radius: int = 1,
+    causal: bool = False, window: int | None = None,
+) -> Tensor:
+    """Temporal attention that looks around: each query sees the nearby positions of every frame.
+
+    Per-position temporal attention (``temporal_attention``) compares a token only with the
+    same pixel position in the other frames; a sprite that moves has left that position, so
+    the attention mixes frames where it is present with frames where it is not. Here token
+    (t, s) attends jointly over the frames u its temporal mask allows and, in each, the
+    ``N = (2r + 1)^2`` positions r with |row(r) - row(s)| <= radius and |col(r) - col(s)| <= radius:
+
+    ``out[b, t, s, h] = sum_{u, r} softmax_{u, r}(q[b, t, s, h] . k[b, u, r, h] / sqrt(D)
+    + M[t, u] + N[s, r]) v[b, u, r, h]``, with ``M`` from ``temporal_mask`` and ``N`` from
+    ``neighbourhood_mask`` (0 where allowed, -inf elsewhere). radius = 0 is
+    ``temporal_attention``; radius >= max(H, W) - 1 is full attention under the temporal mask.
+    Cost: T * S * T * N score entries per head, against T * S * T per-position.
+
+    The neighbours are gathered with ``unfold`` from keys zero-padded by ``radius`` on both
+    sides of H and W; slots that fall off the grid are masked.
+
+    q, k, v: ``[B, T, S, heads, D]`` (strided views are fine), hw: ``(H, W)`` with H*W = S,
+    radius: int >= 0 -> ``[B, T, S, heads, D]``.
+    """
+    _check_qkv(q, k, v)
+    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
+        raise ValueError(f"radius must be an int >= 0, got radius={radius!r}")
+    B, T, S, heads, D = q.shape
+    H, W = hw
+    if H * W != S:
+        raise ValueError(f"hw = (H, W) = {tuple(hw)} must have H*W = S = {S} for q {TOKENS}")
+    n = 2 * radius + 1
+
+    def neighbours(x: Tensor) -> Tensor:  # [B, T, S, h, D] -> [B, T, S, h, D, N]
+        grid = x.reshape(B, T, H, W, heads, D)
+        pad = (0, 0, 0, 0, radius, radius, radius, radius)  # nothing on D, h; r on W and H
+        padded = torch.nn.functional.pad(grid, pad)  # [B, T, H + 2r, W + 2r, h, D]
+        near = padded.unfold(2, n, 1).unfold(3, n, 1)  # [B, T, H, W, h, D, n, n]
+        return near.reshape(B, T, S, heads, D, n * n)  # slot j = (dh, dw) = divmod(j, n) - r
+
+    inside = torch.nn.functional.pad(torch.ones(H, W, device=q.device), (radius,) * 4)
+    inside = inside.unfold(0, n, 1).unfold(1, n, 1).reshape(S, n * n) > 0  # [S, N]
+    allowed = temporal_mask(T, causal, window, q.device)  # [T, T]
+    keep = allowed[None, :, :, None] & inside[:, None, None, :]  # [S, T, U, N]
+    scores = torch.einsum("btshd,bushdj->bshtuj", q, neighbours(k)) / math.sqrt(D)
+    scores = scores.masked_fill(~keep[:, None], float("-inf"))  # [B, S, h, T, U, N]
+    weights = torch.softmax(scores.reshape(B, S, heads, T, -1), dim=-1).reshape(scores.shape)
+    return torch.einsum("bshtuj,bushdj->btshd", weights, neighbours(v))  # [B, T, S, heads, D]

@@ -48,6 +48,7 @@ class TrainConfig:
     dim: int = 64
     depth: int = 4
     heads: int = 4
+    temporal_radius: int = 0  # DiT: temporal attention over the (2r+1)^2 nearby positions
     text: bool = False
     text_dim: int = 64
     text_layers: int = 2
@@ -89,7 +90,7 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
 
         encoder = TextEncoder(cfg.text_dim, cfg.text_layers) if cfg.text else None
         return VideoDiT(3, cfg.patch_size, cfg.dim, cfg.depth, cfg.heads, temporal=video,
-                        text_encoder=encoder)
+                        text_encoder=encoder, temporal_radius=cfg.temporal_radius)
     return UNet3D(3, cfg.base_channels, cfg.channel_mults, cfg.num_res_blocks,
                   conv=cfg.conv if video else "spatial", patch_size=cfg.patch_size,
                   temporal_downsample=cfg.temporal_downsample and video)

@@ -50,16 +50,21 @@ AXES = ("spatial", "temporal")
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, axis: str, causal: bool = False,
-           window: int | None = None) -> Tensor:
+           window: int | None = None, hw: tuple[int, int] | None = None,
+           radius: int = 0) -> Tensor:
     """Self-attention along one axis of the token grid; the one place a backend is chosen.
 
     q, k, v: ``[B, T, S, heads, D]`` (strided views are fine) -> ``[B, T, S, heads, D]``.
     ``axis="spatial"`` attends over the S tokens of a frame, ``"temporal"`` over the T frames
-    at one position (with ``causal``/``window`` masks). For now this always calls the
-    reference functions of ``vdlite.attention``; a GPU backend (VDLITE_BACKEND) plugs in here.
+    at one position (with ``causal``/``window`` masks), or with ``radius`` r > 0 over the
+    (2r+1)^2 positions around it in every frame (``neighbourhood_temporal_attention``; needs
+    the grid ``hw``). For now this always calls the reference functions of
+    ``vdlite.attention``; a GPU backend (VDLITE_BACKEND) plugs in here.
     """
     if axis == "spatial":
         return attention.spatial_attention(q, k, v)
+    if radius:
+        return attention.neighbourhood_temporal_attention(q, k, v, hw, radius, causal, window)
     return attention.temporal_attention(q, k, v, causal, window)
 
 
@@ -106,23 +111,29 @@ class SelfAttention(nn.Module):
 
     ``out = W_o attend(rope(W_q x), rope(W_k x), W_v x)``, heads of size D = dim / heads.
     RoPE is relative, so in spatial attention (one frame) the frame rotation cancels and in
-    temporal attention (one position) the row and column rotations cancel.
+    temporal attention (one position) the row and column rotations cancel; with a
+    neighbourhood ``radius`` > 0 (temporal only) they encode the offset to each neighbour.
     x: ``[B, T, S, dim]``, hw = (H, W) of the token grid with H*W = S -> ``[B, T, S, dim]``.
     """
 
     def __init__(self, dim: int, heads: int, axis: str = "spatial", causal: bool = False,
-                 window: int | None = None) -> None:
+                 window: int | None = None, radius: int = 0) -> None:
         super().__init__()
         if axis not in AXES:
             raise ValueError(f"axis must be one of {AXES}, got {axis!r}")
         if axis == "spatial" and (causal or window is not None):
             raise ValueError("causal and window apply only to axis='temporal'")
+        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
+            raise ValueError(f"radius must be an int >= 0, got radius={radius!r}")
+        if axis == "spatial" and radius:
+            raise ValueError("radius applies only to axis='temporal'")
         if heads < 1 or dim % heads:
             raise ValueError(f"dim must be divisible by heads, got dim={dim}, heads={heads}")
         if (dim // heads) % 2 or dim // heads < 6:
             raise ValueError(f"head dim D = dim / heads must be even and >= 6 for 3D RoPE, "
                              f"got D={dim // heads} (dim={dim}, heads={heads})")
         self.heads, self.axis, self.causal, self.window = heads, axis, causal, window
+        self.radius = radius
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
@@ -131,7 +142,7 @@ class SelfAttention(nn.Module):
         qkv = self.qkv(x).view(B, T, S, 3, self.heads, dim // self.heads)  # [B,T,S,3,h,D]
         q, k, v = qkv.unbind(3)  # views [B, T, S, h, D]
         q, k = rope_3d(q, (T, *hw)), rope_3d(k, (T, *hw))
-        y = attend(q, k, v, self.axis, self.causal, self.window)  # [B, T, S, h, D]
+        y = attend(q, k, v, self.axis, self.causal, self.window, hw, self.radius)  # [B,T,S,h,D]
         return self.out(y.reshape(B, T, S, dim))
 
 
@@ -198,20 +209,21 @@ class FactorizedBlock(nn.Module):
     self-attention and MLP branches adaLN-modulated (``Modulated``), the cross-attention with a
     plain LN and a zero-initialised output projection. A fresh block is the identity.
     ``temporal=False`` leaves the temporal branch out (an image model's block);
-    ``temporal_enabled = False`` skips an existing one (see ``set_temporal_attention``).
+    ``temporal_enabled = False`` skips an existing one (see ``set_temporal_attention``);
+    ``radius`` r > 0 lets temporal attention see the (2r+1)^2 positions around each token.
     x: ``[B, T, S, dim]``, c: ``[B, dim]``, hw = (H, W) of the token grid, context
     ``[B, L, context_dim]`` and context_mask bool ``[B, L]`` if ``cross`` -> ``[B, T, S, dim]``.
     """
 
     def __init__(self, dim: int, heads: int, mlp_ratio: int = 4, temporal: bool = True,
                  cross: bool = False, context_dim: int | None = None, causal: bool = False,
-                 window: int | None = None) -> None:
+                 window: int | None = None, radius: int = 0) -> None:
         super().__init__()
         if cross and context_dim is None:
             raise ValueError("cross=True needs context_dim, the width of the prompt embedding")
         self.spatial = Modulated(dim, SelfAttention(dim, heads, "spatial"))
-        self.temporal = (Modulated(dim, SelfAttention(dim, heads, "temporal", causal, window))
-                         if temporal else None)
+        self.temporal = (Modulated(dim, SelfAttention(dim, heads, "temporal", causal, window,
+                                                      radius)) if temporal else None)
         self.temporal_enabled = True
         self.cross = CrossAttention(dim, context_dim, heads) if cross else None
         if cross:
@@ -263,6 +275,9 @@ class VideoDiT(nn.Module):
             (emb [B, L, dim] float, mask [B, L] bool)`` and ``null_tokens(batch) -> [batch, L]``;
             adds cross-attention to every block and its masked mean to the conditioning.
         causal, window: masks of the temporal attention (see ``vdlite.attention``).
+        temporal_radius: r > 0 lets each temporal query see the (2r+1) x (2r+1) token
+            positions around its own in every frame (``neighbourhood_temporal_attention``),
+            so it can follow motion; 0 is per-position temporal attention.
 
     ``self.config`` holds the plain constructor arguments, enough to rebuild the network
     (the text encoder is rebuilt by the caller).
@@ -271,7 +286,7 @@ class VideoDiT(nn.Module):
     def __init__(self, in_channels: int = 3, patch_size: int = 2, dim: int = 64, depth: int = 4,
                  heads: int = 4, mlp_ratio: int = 4, temporal: bool = True,
                  text_encoder: nn.Module | None = None, causal: bool = False,
-                 window: int | None = None) -> None:
+                 window: int | None = None, temporal_radius: int = 0) -> None:
         super().__init__()
         if patch_size < 1:
             raise ValueError(f"patch_size must be >= 1, got {patch_size}")
@@ -279,7 +294,7 @@ class VideoDiT(nn.Module):
             raise ValueError(f"dim must be divisible by 4 (2D position embedding), got {dim}")
         self.config = dict(in_channels=in_channels, patch_size=patch_size, dim=dim, depth=depth,
                            heads=heads, mlp_ratio=mlp_ratio, temporal=temporal, causal=causal,
-                           window=window)
+                           window=window, temporal_radius=temporal_radius)
         self.in_channels, self.patch_size, self.dim = in_channels, patch_size, dim
         self.embed = nn.Linear(in_channels * patch_size**2, dim)
         self.time_mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
@@ -289,7 +304,7 @@ class VideoDiT(nn.Module):
             self.text_pool = nn.Linear(text_dim, dim)
         self.blocks = nn.ModuleList(
             FactorizedBlock(dim, heads, mlp_ratio, temporal, text_encoder is not None, text_dim,
-                            causal, window)
+                            causal, window, temporal_radius)
             for _ in range(depth)
         )
         self.final = FinalLayer(dim, in_channels * patch_size**2)
