@@ -1,0 +1,452 @@
+"""Flash spatial attention in Triton, forward and backward, on the ``[B, T, S, heads, D]`` layout.
+
+What it computes: for every batch b, frame t and head h, the S = H*W tokens of frame t form
+one sequence, and each token s attends over all the tokens r of its frame,
+
+    out[b, t, s, h] = sum_r softmax_r(q[b, t, s, h] . k[b, t, r, h] / sqrt(D)) v[b, t, r, h].
+
+No mask. This is ``vdlite.attention.spatial_attention``, the reference the tests compare against.
+
+Why it is compute-bound. Spatial attention is the opposite of temporal attention: few long
+sequences (B*T*heads = 16*8 = 128 of S = 4096 tokens) instead of very many short ones. Per
+sequence the work is 4*S^2*D FLOPs against 4*S*D values moved: S FLOPs per value, thousands per
+byte, so the tensor cores are the limit and the job is flash attention's: never write the
+S x S score matrix, keep the tensor cores fed, and spend as little as possible on the softmax
+between the two matrix products.
+
+The layout through strides. Token (b, t, s, h, d) lives at
+``b*stride_b + t*stride_t + s*stride_s + h*stride_h + d*stride_d``; we never permute or copy.
+The sequence (b, t, h) starts at ``b*stride_b + t*stride_t + h*stride_h``, and its tokens are
+rows ``stride_s`` apart (heads*D for a contiguous tensor, 3*heads*D for the views
+``qkv.unbind(3)`` of a fused projection), each a run of D contiguous values: 128 bytes at
+D = 64 in bf16, one cache line. A tile of rows is then as cheap to load as from SDPA's
+``[B, heads, S, D]``: no permute to that layout and back, which would cost a full read and
+write of q, k, v and o. (SDPA needs none either: it reads the views
+``x.flatten(0, 1).transpose(1, 2)`` through their strides, as long as D is contiguous.)
+
+The forward (flash attention 2). One program = one sequence (b, t, h) and one block of
+BLOCK_M queries. It keeps its q tile ``[BLOCK_M, D]`` and, per query row, the running max m,
+the running sum l of exp(x - m) and the unnormalised output acc ``[BLOCK_M, D]``, and streams
+the keys and values in blocks of BLOCK_N rows:
+
+    x = q k^T * log2(e)/sqrt(D)           [BLOCK_M, BLOCK_N], base 2: exp2 is one instruction
+    m' = max(m, rowmax(x));  p = exp2(x - m');  alpha = exp2(m - m')
+    l = alpha*l + rowsum(p);  acc = alpha*acc + p v;  m = m'
+
+and at the end o = acc / l. Keys beyond S in the last block (when S is not a multiple of
+BLOCK_N) score -inf; only that block pays for the mask. ``tl.dot`` needs every dimension
+>= 16, so blocks are at least 16 rows and padded rows load as 0. The forward saves, per query
+row, the base-2 logsumexp ``lse2 = m + log2(l) = log2(sum_r exp2(x_r))`` in float32
+``[B, T, heads, S]``: 4 bytes per row against 2*D bytes of output.
+
+The grid is one axis of ``ceil(S / BLOCK_M) * B*T*heads`` programs (CUDA's axis 0 goes to
+2^31 - 1; axes 1 and 2 stop at 65,535), query blocks fastest: the programs that run side by
+side are the query blocks of one sequence, which read the same keys and values, so those come
+from L2 rather than from memory.
+
+The backward (flash attention 2). With P = softmax(q k^T / sqrt(D)), O = P v and dO the
+incoming gradient:
+
+    dv = P^T dO,   dP = dO v^T,   dS = P * (dP - delta),   delta = rowsum(dO * O),
+    dq = dS k / sqrt(D),   dk = dS^T q / sqrt(D).
+
+P is recomputed from q, k and the saved lse2 as exp2(x - lse2), exactly normalised. dk and dv
+are sums over queries, dq a sum over keys, so one pass cannot own all three: a program that
+owns a block of keys must add its share of dq into memory that every other key block also
+adds into (fp32 atomics: S / BLOCK_N adds per dq value, 64 at S = 4096 -- gigabytes of
+read-modify-write traffic here), or dq gets its own pass. We take two kernels and no atomics:
+
+- ``_dq_kernel``, one program per query block (like the forward): computes delta for its rows
+  from the dO and O tiles and stores it, then loops over key blocks: x, P, dP, dS, dq += dS k.
+  Three matrix products per block pair.
+- ``_dkdv_kernel``, one program per key block, after it: loops over query blocks reading q,
+  dO, lse2 and delta: P^T, dv += P^T dO, dP^T, dS^T, dk += dS^T q. Four products.
+
+Seven products against the five the atomic version needs (1.4x the FLOPs), but each gradient
+is written once in its final dtype, the result is deterministic, and each kernel is tuned on
+its own. Computing delta in the dq kernel saves the separate "preprocess" launch of the usual
+FA2 recipe. The backward needs no masks beyond its loads and stores: padded rows load as 0,
+and every product they enter vanishes. A padded query has dO = 0 and delta = 0, so its
+dP = dO v^T and dS = P * (dP - delta) are 0 and it adds nothing to dk or dv; a padded key has
+k = v = 0, so it adds nothing to dq; and their own gradient rows are never stored.
+
+Dots accumulate in float32. float16/bfloat16 inputs feed the tensor cores directly (P and dS
+are rounded to the input dtype before their dots, as in flash attention); float32 inputs use
+full-precision ("ieee") dots, not TF32.
+
+Runs on CUDA tensors, or on the CPU through Triton's interpreter: set ``TRITON_INTERPRET=1``
+before ``kernels`` is imported (Triton reads it when the kernels are defined).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+from triton.runtime.jit import JITFunction
+
+from vdlite.attention import _check_qkv
+
+__all__ = ["spatial_attention"]
+
+DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+HEAD_DIMS = (16, 32, 64, 128)
+LOG2E = 1.4426950408889634
+
+
+# ----------------------------------------------------------------------------- Triton helpers
+
+
+# Triton's own jit helpers (tl.cdiv, tl.max, tl.sum) are fixed in compiled mode when triton is
+# imported before TRITON_INTERPRET=1 is set (torch imports it early), and then cannot run inside
+# an interpreted kernel. These stand-ins are defined here, so they follow this module (as in
+# temporal_attention.py); the reductions reuse Triton's combine functions.
+
+
+@triton.jit
+def _cdiv(a, b):
+    """ceil(a / b) for a >= 0."""
+    return (a + b - 1) // b
+
+
+@triton.jit
+def _max(x, axis: tl.constexpr):
+    """tl.max(x, axis)."""
+    return tl.reduce(x, axis, tl.standard._elementwise_max)
+
+
+@triton.jit
+def _sum(x, axis: tl.constexpr):
+    """tl.sum(x, axis) of float32 values."""
+    return tl.reduce(x, axis, tl.standard._sum_combine)
+
+
+@triton.jit
+def _load(ptrs, rows, S, EVEN: tl.constexpr):
+    """Load a tile ``[BLOCK, D]`` whose rows are tokens ``rows``; rows >= S load as 0 (not
+    checked when EVEN: S is a multiple of the block)."""
+    if EVEN:
+        x = tl.load(ptrs)
+    else:
+        x = tl.load(ptrs, mask=(rows < S)[:, None], other=0.0)
+    return x
+
+
+@triton.jit
+def _sequence(pid, blocks, T, heads):
+    """Split a flat program id into (block, b, t, h): blocks fastest, then heads, frames, batch.
+    b and t come out int64, as b*stride_b and t*stride_t can pass 2^31."""
+    block = pid % blocks
+    bth = pid // blocks
+    h = bth % heads
+    bt = (bth // heads).to(tl.int64)
+    return block, bt // T, bt % T, h, bth
+
+
+@triton.jit
+def _attend_block(acc, l, m, q, k_ptrs, v_ptrs, start, S, qk_scale,
+                  BLOCK_N: tl.constexpr, TAIL: tl.constexpr, PRECISION: tl.constexpr):
+    """One step of the online softmax: fold keys ``start .. start + BLOCK_N`` into (acc, l, m).
+    TAIL: the last, partial block, whose keys beyond S load as 0 and score -inf."""
+    cols = start + tl.arange(0, BLOCK_N)
+    if TAIL:
+        k = tl.load(k_ptrs, mask=(cols < S)[:, None], other=0.0)  # [BLOCK_N, D]
+        v = tl.load(v_ptrs, mask=(cols < S)[:, None], other=0.0)
+    else:
+        k = tl.load(k_ptrs)
+        v = tl.load(v_ptrs)
+    x = tl.dot(q, tl.trans(k), input_precision=PRECISION)  # [BLOCK_M, BLOCK_N] q k^T
+    if TAIL:
+        x = tl.where((cols < S)[None, :], x, float("-inf"))
+    m_new = tl.maximum(m, _max(x, 1) * qk_scale)
+    p = tl.exp2(x * qk_scale - m_new[:, None])  # one fused multiply-add per score
+    alpha = tl.exp2(m - m_new)  # rescales what was summed under the old max
+    l = l * alpha + _sum(p, 1)
+    acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None], input_precision=PRECISION)
+    return acc, l, m_new
+
+
+# ----------------------------------------------------------------------------- forward kernel
+
+
+@triton.jit
+def _forward_kernel(
+    Q, K, V, O, LSE,
+    sqb, sqt, sqs, sqh, sqd,
+    skb, skt, sks, skh, skd,
+    svb, svt, svs, svh, svd,
+    sob, sot, sos, soh, sod,
+    T, S, heads, qk_scale,
+    D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, EVEN_M: tl.constexpr,
+    PRECISION: tl.constexpr,
+):
+    block, b, t, h, bth = _sequence(tl.program_id(0), _cdiv(S, BLOCK_M), T, heads)
+    rows = block * BLOCK_M + tl.arange(0, BLOCK_M)  # query tokens of this program
+    cols = tl.arange(0, BLOCK_N)  # key tokens of the first block
+    d = tl.arange(0, D)
+    q_ptrs = Q + b * sqb + t * sqt + h * sqh + rows[:, None] * sqs + d[None, :] * sqd
+    k_ptrs = K + b * skb + t * skt + h * skh + cols[:, None] * sks + d[None, :] * skd
+    v_ptrs = V + b * svb + t * svt + h * svh + cols[:, None] * svs + d[None, :] * svd
+    q = _load(q_ptrs, rows, S, EVEN_M)  # [BLOCK_M, D]
+
+    m = tl.full([BLOCK_M], -1.0e30, tl.float32)  # running max (base 2), finite
+    l = tl.full([BLOCK_M], 0.0, tl.float32)  # running sum of exp2(x - m)
+    acc = tl.full([BLOCK_M, D], 0.0, tl.float32)  # running sum of exp2(x - m) v
+    full = (S // BLOCK_N) * BLOCK_N  # keys in whole blocks
+    for start in range(0, full, BLOCK_N):
+        acc, l, m = _attend_block(acc, l, m, q, k_ptrs, v_ptrs, start, S, qk_scale,
+                                  BLOCK_N, False, PRECISION)
+        k_ptrs += BLOCK_N * sks
+        v_ptrs += BLOCK_N * svs
+    if full < S:
+        acc, l, m = _attend_block(acc, l, m, q, k_ptrs, v_ptrs, full, S, qk_scale,
+                                  BLOCK_N, True, PRECISION)
+
+    o = acc / l[:, None]  # [BLOCK_M, D]; every row saw at least one key, so l >= 1
+    o_ptrs = O + b * sob + t * sot + h * soh + rows[:, None] * sos + d[None, :] * sod
+    tl.store(o_ptrs, o.to(O.dtype.element_ty), mask=(rows < S)[:, None])
+    tl.store(LSE + bth.to(tl.int64) * S + rows, m + tl.log2(l), mask=rows < S)
+
+
+# ----------------------------------------------------------------------------- backward kernels
+
+
+@triton.jit
+def _dq_kernel(
+    Q, K, V, O, DO, LSE, DELTA, DQ,
+    sqb, sqt, sqs, sqh, sqd,
+    skb, skt, sks, skh, skd,
+    svb, svt, svs, svh, svd,
+    sob, sot, sos, soh, sod,
+    sdob, sdot, sdos, sdoh, sdod,
+    sgb, sgt, sgs, sgh, sgd,
+    T, S, heads, sm_scale,
+    D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, EVEN_M: tl.constexpr,
+    EVEN_N: tl.constexpr, PRECISION: tl.constexpr,
+):
+    block, b, t, h, bth = _sequence(tl.program_id(0), _cdiv(S, BLOCK_M), T, heads)
+    rows = block * BLOCK_M + tl.arange(0, BLOCK_M)  # query tokens
+    cols = tl.arange(0, BLOCK_N)  # key tokens of the first block
+    d = tl.arange(0, D)
+    q = _load(Q + b * sqb + t * sqt + h * sqh + rows[:, None] * sqs + d[None, :] * sqd,
+              rows, S, EVEN_M)  # [BLOCK_M, D]
+    do = _load(DO + b * sdob + t * sdot + h * sdoh + rows[:, None] * sdos + d[None, :] * sdod,
+               rows, S, EVEN_M)
+    o = _load(O + b * sob + t * sot + h * soh + rows[:, None] * sos + d[None, :] * sod,
+              rows, S, EVEN_M)
+    delta = _sum(do.to(tl.float32) * o.to(tl.float32), 1)  # [BLOCK_M] rowsum(dO * O)
+    row_stats = bth.to(tl.int64) * S + rows  # where this block's lse2 and delta live
+    tl.store(DELTA + row_stats, delta, mask=rows < S)  # for the dk, dv kernel
+    lse = tl.load(LSE + row_stats, mask=rows < S, other=0.0)
+
+    k_ptrs = K + b * skb + t * skt + h * skh + cols[:, None] * sks + d[None, :] * skd
+    v_ptrs = V + b * svb + t * svt + h * svh + cols[:, None] * svs + d[None, :] * svd
+    qk_scale = sm_scale * 1.4426950408889634
+    dq = tl.full([BLOCK_M, D], 0.0, tl.float32)
+    for start in range(0, S, BLOCK_N):
+        k = _load(k_ptrs, start + cols, S, EVEN_N)  # [BLOCK_N, D]
+        v = _load(v_ptrs, start + cols, S, EVEN_N)
+        x = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale  # [BLOCK_M, BLOCK_N]
+        p = tl.exp2(x - lse[:, None])  # P, exactly normalised
+        dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)  # dO v^T
+        ds = p * (dp - delta[:, None])  # dS
+        dq = tl.dot(ds.to(k.dtype), k, dq, input_precision=PRECISION)  # += dS k
+        k_ptrs += BLOCK_N * sks
+        v_ptrs += BLOCK_N * svs
+
+    dq_ptrs = DQ + b * sgb + t * sgt + h * sgh + rows[:, None] * sgs + d[None, :] * sgd
+    tl.store(dq_ptrs, (dq * sm_scale).to(DQ.dtype.element_ty), mask=(rows < S)[:, None])
+
+
+@triton.jit
+def _dkdv_kernel(
+    Q, K, V, DO, LSE, DELTA, DK, DV,
+    sqb, sqt, sqs, sqh, sqd,
+    skb, skt, sks, skh, skd,
+    svb, svt, svs, svh, svd,
+    sdob, sdot, sdos, sdoh, sdod,
+    sgb, sgt, sgs, sgh, sgd,
+    T, S, heads, sm_scale,
+    D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, EVEN_M: tl.constexpr,
+    EVEN_N: tl.constexpr, PRECISION: tl.constexpr,
+):
+    block, b, t, h, bth = _sequence(tl.program_id(0), _cdiv(S, BLOCK_N), T, heads)
+    cols = block * BLOCK_N + tl.arange(0, BLOCK_N)  # key tokens of this program
+    rows = tl.arange(0, BLOCK_M)  # query tokens of the first block
+    d = tl.arange(0, D)
+    k = _load(K + b * skb + t * skt + h * skh + cols[:, None] * sks + d[None, :] * skd,
+              cols, S, EVEN_N)  # [BLOCK_N, D]
+    v = _load(V + b * svb + t * svt + h * svh + cols[:, None] * svs + d[None, :] * svd,
+              cols, S, EVEN_N)
+
+    q_ptrs = Q + b * sqb + t * sqt + h * sqh + rows[:, None] * sqs + d[None, :] * sqd
+    do_ptrs = DO + b * sdob + t * sdot + h * sdoh + rows[:, None] * sdos + d[None, :] * sdod
+    stats = LSE + bth.to(tl.int64) * S  # lse2 and delta of this sequence
+    deltas = DELTA + bth.to(tl.int64) * S
+    qk_scale = sm_scale * 1.4426950408889634
+    dk = tl.full([BLOCK_N, D], 0.0, tl.float32)
+    dv = tl.full([BLOCK_N, D], 0.0, tl.float32)
+    for start in range(0, S, BLOCK_M):
+        q = _load(q_ptrs, start + rows, S, EVEN_M)  # [BLOCK_M, D]
+        do = _load(do_ptrs, start + rows, S, EVEN_M)
+        lse = tl.load(stats + start + rows, mask=start + rows < S, other=0.0)  # [BLOCK_M]
+        delta = tl.load(deltas + start + rows, mask=start + rows < S, other=0.0)
+        # transposed scores: keys on axis 0, queries on axis 1
+        x_t = tl.dot(k, tl.trans(q), input_precision=PRECISION) * qk_scale  # [BLOCK_N, BLOCK_M]
+        p_t = tl.exp2(x_t - lse[None, :])  # P^T
+        dv = tl.dot(p_t.to(do.dtype), do, dv, input_precision=PRECISION)  # += P^T dO
+        dp_t = tl.dot(v, tl.trans(do), input_precision=PRECISION)  # (dO v^T)^T
+        ds_t = p_t * (dp_t - delta[None, :])  # dS^T
+        dk = tl.dot(ds_t.to(q.dtype), q, dk, input_precision=PRECISION)  # += dS^T q
+        q_ptrs += BLOCK_M * sqs
+        do_ptrs += BLOCK_M * sdos
+
+    g = b * sgb + t * sgt + h * sgh + cols[:, None] * sgs + d[None, :] * sgd  # dk, dv: one layout
+    tl.store(DK + g, (dk * sm_scale).to(DK.dtype.element_ty), mask=(cols < S)[:, None])
+    tl.store(DV + g, dv.to(DV.dtype.element_ty), mask=(cols < S)[:, None])
+
+
+# ----------------------------------------------------------------------------- launchers
+
+
+def _interpreted() -> bool:
+    """True when Triton's interpreter runs the kernels (TRITON_INTERPRET=1 at import)."""
+    return not isinstance(_forward_kernel, JITFunction)
+
+
+def _config(D: int, dtype: torch.dtype, kernel: str) -> tuple[int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, num_warps, num_stages) for kernel "fwd", "dq" or "dkdv": BLOCK_M
+    query rows, BLOCK_N key rows per tile.
+
+    Half types: chosen by ``python -m kernels.bench_spatial sweep`` (H100, Triton 3.6, bf16,
+    [1, 16, 4096, 8, D]), from flash-attention tilings known to suit Hopper. Forward: 128 x 64
+    over 8 warps at D = 64 (1.18 ms; 128 x 128 took 1.38 ms), 64 x 64 over 4 warps at D = 128
+    (2.09 ms, level with 128 x 128 over 8 warps, which needs 224 KB of shared memory); three
+    stages (two: 1.45 and 2.66 ms). dq: a tall query tile, 128 x 64. dk, dv: short query
+    blocks streamed past the key tile, 64 x 64, and 32 x 64 over 4 warps at D = 128 (the other
+    tilings tried there took 7.5 to 13.6 ms for the backward, against 7.2). Differences under
+    ~5% were noise between runs. float32 (correctness, not speed: its dots do not use the
+    tensor cores) takes 32 x 32 tiles over 8 warps, the fewest spills. The interpreter gets
+    16-row blocks: fast, and odd S then exercises the loops and tails."""
+    if _interpreted():
+        return 16, 16, 4, 1
+    if dtype == torch.float32:  # full-precision dots run on the FMA units: small tiles
+        return 32, 32, 8, 2
+    if D <= 64:
+        return {"fwd": (128, 64, 8, 3), "dq": (128, 64, 4, 3), "dkdv": (64, 64, 4, 3)}[kernel]
+    return {"fwd": (64, 64, 4, 3), "dq": (128, 64, 8, 3), "dkdv": (32, 64, 4, 3)}[kernel]
+
+
+def _precision(dtype: torch.dtype) -> str:
+    """float32 dots in full precision; half types go to the tensor cores as they are."""
+    return "ieee" if dtype == torch.float32 else "tf32"
+
+
+def _fit(block: int, S: int) -> int:
+    """A block no taller than S needs (a power of two >= 16, the tl.dot minimum)."""
+    return min(block, max(16, triton.next_power_of_2(S)))
+
+
+def _forward(q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    B, T, S, heads, D = q.shape
+    o = torch.empty(q.shape, dtype=q.dtype, device=q.device)  # [B, T, S, heads, D]
+    lse = torch.empty(B, T, heads, S, dtype=torch.float32, device=q.device)  # base 2
+    if o.numel() == 0:
+        return o, lse
+    block_m, block_n, num_warps, num_stages = _config(D, q.dtype, "fwd")
+    block_m, block_n = _fit(block_m, S), _fit(block_n, S)
+    grid = (triton.cdiv(S, block_m) * B * T * heads,)
+    _forward_kernel[grid](
+        q, k, v, o, lse, *q.stride(), *k.stride(), *v.stride(), *o.stride(),
+        T, S, heads, LOG2E / math.sqrt(D),
+        D=D, BLOCK_M=block_m, BLOCK_N=block_n, EVEN_M=S % block_m == 0,
+        PRECISION=_precision(q.dtype), num_warps=num_warps, num_stages=num_stages,
+    )
+    return o, lse
+
+
+def _backward(q, k, v, o, lse, do):
+    B, T, S, heads, D = q.shape
+    dq = torch.empty(q.shape, dtype=q.dtype, device=q.device)  # contiguous, like dk, dv
+    dk = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    dv = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    if q.numel() == 0:
+        return dq, dk, dv
+    if S * abs(do.stride(2)) >= 2**31:  # row offsets are int32 (see _check_inputs)
+        do = do.contiguous()
+    delta = torch.empty_like(lse)  # rowsum(dO * O), [B, T, heads, S]; the dq kernel fills it
+    strides = (*q.stride(), *k.stride(), *v.stride())
+    sm_scale = 1.0 / math.sqrt(D)
+    for kernel, name in ((_dq_kernel, "dq"), (_dkdv_kernel, "dkdv")):  # dkdv reads delta
+        block_m, block_n, num_warps, num_stages = _config(D, q.dtype, name)
+        block_m, block_n = _fit(block_m, S), _fit(block_n, S)
+        if name == "dq":
+            grid = (triton.cdiv(S, block_m) * B * T * heads,)
+            args = (q, k, v, o, do, lse, delta, dq, *strides, *o.stride(), *do.stride(),
+                    *dq.stride())
+        else:
+            grid = (triton.cdiv(S, block_n) * B * T * heads,)
+            args = (q, k, v, do, lse, delta, dk, dv, *strides, *do.stride(), *dk.stride())
+        kernel[grid](
+            *args, T, S, heads, sm_scale,
+            D=D, BLOCK_M=block_m, BLOCK_N=block_n, EVEN_M=S % block_m == 0,
+            EVEN_N=S % block_n == 0, PRECISION=_precision(q.dtype),
+            num_warps=num_warps, num_stages=num_stages,
+        )
+    return dq, dk, dv
+
+
+class _SpatialAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v):
+        o, lse = _forward(q, k, v)
+        ctx.save_for_backward(q, k, v, o, lse)
+        return o
+
+    @staticmethod
+    def backward(ctx, do):
+        return _backward(*ctx.saved_tensors, do)
+
+
+def _check_inputs(q: Tensor, k: Tensor, v: Tensor) -> None:
+    """Clear errors before launching: shapes, dtypes, devices, head size."""
+    _check_qkv(q, k, v)  # the reference's checks: rank, shapes, dtype, device, D >= 1
+    if q.dtype not in DTYPES:
+        raise ValueError(
+            "kernels.spatial_attention supports float16, bfloat16 and float32, got "
+            f"{q.dtype} (vdlite.attention.spatial_attention computes in any float dtype)"
+        )
+    if q.shape[-1] not in HEAD_DIMS:
+        raise ValueError(
+            f"kernels.spatial_attention supports head sizes D in {HEAD_DIMS}, "
+            f"got D={q.shape[-1]} (shape {tuple(q.shape)} [B, T, S, heads, D])"
+        )
+    if q.shape[2] * max(abs(x.stride(2)) for x in (q, k, v)) >= 2**31:  # int32 row offsets
+        raise ValueError(
+            f"kernels.spatial_attention needs S * stride_s < 2^31 for q, k, v, got S={q.shape[2]}, "
+            f"strides {q.stride(2)}, {k.stride(2)}, {v.stride(2)}"
+        )
+    if q.device.type != "cuda" and not _interpreted():
+        raise RuntimeError(
+            f"kernels.spatial_attention runs Triton kernels and got {q.device.type} tensors: "
+            "use CUDA tensors, or set TRITON_INTERPRET=1 before importing kernels to run them "
+            "on the CPU through Triton's interpreter (slow; for tests and lessons)"
+        )
+
+
+def spatial_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Each (frame t, head h) attends over the S tokens of frame t: flash attention in Triton.
+
+    ``out[b, t, s, h] = sum_r softmax_r(q[b, t, s, h] . k[b, t, r, h] / sqrt(D)) v[b, t, r, h]``:
+    the same semantics as ``vdlite.attention.spatial_attention``, differentiable in q, k, v.
+
+    q, k, v: ``[B, T, S, heads, D]`` of one dtype (float16, bfloat16, float32) and device,
+    any strides (e.g. the views ``qkv.unbind(3)`` of a fused ``[B, T, S, 3, heads, D]``
+    projection); D in 16, 32, 64, 128; any S >= 1 -> ``[B, T, S, heads, D]``, contiguous,
+    in q's dtype.
+    """
+    _check_inputs(q, k, v)
+    return _SpatialAttention.apply(q, k, v)
