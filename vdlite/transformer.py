@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vdlite import attention
+from vdlite import attention, backend
 from vdlite.positions import rope_3d
 from vdlite.unet3d import timestep_embedding
 
@@ -58,9 +58,15 @@ def attend(q: Tensor, k: Tensor, v: Tensor, axis: str, causal: bool = False,
     ``axis="spatial"`` attends over the S tokens of a frame, ``"temporal"`` over the T frames
     at one position (with ``causal``/``window`` masks), or with ``radius`` r > 0 over the
     (2r+1)^2 positions around it in every frame (``neighbourhood_temporal_attention``; needs
-    the grid ``hw``). For now this always calls the reference functions of
-    ``vdlite.attention``; a GPU backend (VDLITE_BACKEND) plugs in here.
+    the grid ``hw``). The Triton kernels run it where ``vdlite.backend`` says so (CUDA
+    tensors by default; ``VDLITE_BACKEND=torch|triton`` overrides), the reference functions
+    of ``vdlite.attention`` otherwise, and for the neighbourhood, which has no kernel.
     """
+    kernels, forced = backend.kernels_for(q)
+    if kernels is not None and not radius and (forced or kernels.takes_attention(axis, q)):
+        if axis == "spatial":
+            return kernels.spatial_attention(q, k, v)
+        return kernels.temporal_attention(q, k, v, causal, window)
     if axis == "spatial":
         return attention.spatial_attention(q, k, v)
     if radius:
