@@ -1,7 +1,9 @@
 """GPU check and benchmark of kernels.temporal_attention (the first of the kernel benchmarks).
 
 python -m kernels.bench_temporal check fp32|fp16|bf16   # output and gradients vs float64 reference
-python -m kernels.bench_temporal bench                  # timings vs SDPA paths and the copy floor
+python -m kernels.bench_temporal bench [out.md]         # timings vs SDPA paths and the copy floor
+python -m kernels.bench_temporal sweep [T,T..] [fwd|bwd]  # kernel configs, each pass apart
+python -m kernels.bench_temporal host                   # host (Python + launch) time per call
 
 The benchmark times, in one process on one GPU, our kernel on the [B, T, S, heads, D] layout
 against permute + contiguous + F.scaled_dot_product_attention (each backend that runs) +
@@ -37,13 +39,21 @@ def check_one(q, k, v, causal, window, label):
     leaves = [x.detach().requires_grad_() for x in (q, k, v)]
     o = kernels.temporal_attention(*leaves, causal=causal, window=window)
     grads = torch.autograd.grad(o, leaves, g)
+    # again: this time through the cached plan and the direct launch; must give the same bits
+    o2 = kernels.temporal_attention(*leaves, causal=causal, window=window)
+    grads2 = torch.autograd.grad(o2, leaves, g)
+    with torch.no_grad():
+        o3 = kernels.temporal_attention(*leaves, causal=causal, window=window)
+    # (not bit for bit: with several key blocks dq adds up in float32 atomics, in any order)
+    same = all(err(b, a.double()) <= TOL[q.dtype] / 10
+               for a, b in zip((o, o, *grads), (o2, o3, *grads2), strict=True))
     leaves64 = [x.detach().double().requires_grad_() for x in (q, k, v)]
     r = reference(*leaves64, causal=causal, window=window)
     rgrads = torch.autograd.grad(r, leaves64, g.double())
     errs = [err(o, r)] + [err(a, b) for a, b in zip(grads, rgrads, strict=True)]
-    ok = all(e <= TOL[q.dtype] for e in errs)
+    ok = all(e <= TOL[q.dtype] for e in errs) and same
     print(f"{label:44s} out {errs[0]:.1e} dq {errs[1]:.1e} dk {errs[2]:.1e} dv {errs[3]:.1e} "
-          f"{'PASS' if ok else 'FAIL'}", flush=True)
+          f"{'' if same else 'REPEAT DIFFERS '}{'PASS' if ok else 'FAIL'}", flush=True)
     return ok
 
 
@@ -95,7 +105,7 @@ def sdpa_path(q, k, v, causal):
     return from_sdpa(o, q.shape)
 
 
-def bench():
+def bench(out_path=None):
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     p = torch.cuda.get_device_properties(0)
@@ -160,51 +170,189 @@ def bench():
         del q, k, v, do, src, dst
         torch.cuda.empty_cache()
 
-    print("\n| T | mask | pass | path | ms | GB/s | % copy BW | x fastest SDPA |")
-    print("|---|---|---|---|---|---|---|---|")
+    table = ["| T | mask | pass | path | ms | GB/s | % copy BW | x fastest SDPA |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.3f} | {r[5]:.0f} | "
-              f"{100 * r[6]:.1f}% | {r[7]:.2f}x |")
-    sweep()
+        table.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.3f} | {r[5]:.0f} | "
+                     f"{100 * r[6]:.1f}% | {r[7]:.2f}x |")
+    print("\n" + "\n".join(table))
+    if out_path:
+        with open(out_path, "w") as f:
+            f.write(f"device {p.name}; torch {torch.__version__}, triton {triton.__version__}; "
+                    f"[B=2, T, S=4096, heads=8, D=64] bf16\n\n" + "\n".join(table) + "\n")
 
 
-def sweep():
-    """Time the two kernels alone under other (BLOCK_N, num_warps) choices."""
+# Candidate (BLOCK_T, BLOCK_S, num_warps, num_stages[, BLOCK_Q]) per T and pass. BLOCK_S > 1:
+# the 3-D kernels (BLOCK_S >= num_warps); BLOCK_S = 1: the 2-D kernels (BLOCK_T >= 16 *
+# num_warps), packing BLOCK_T // T positions per block when T <= BLOCK_T / 2.
+SWEEP = {
+    8: {"fwd": [(16, 4, 4, 1), (16, 8, 8, 1), (64, 1, 4, 1), (32, 1, 2, 1)],
+        "bwd": [(16, 4, 4, 1), (16, 8, 8, 1), (64, 1, 4, 1, 16), (64, 1, 4, 1, 32)]},
+    16: {"fwd": [(16, 4, 4, 1), (16, 8, 8, 1), (64, 1, 4, 1), (64, 1, 4, 2)],
+         "bwd": [(16, 4, 4, 1), (16, 8, 8, 1), (64, 1, 4, 1, 16), (64, 1, 4, 1, 32),
+                 (64, 1, 4, 1, 64)]},
+    32: {"fwd": [(64, 1, 4, 1), (64, 1, 4, 2), (64, 1, 4, 3), (32, 4, 4, 1)],
+         "bwd": [(64, 1, 4, 1, 16), (64, 1, 4, 1, 32), (64, 1, 4, 1, 64), (64, 1, 4, 2, 16),
+                 (32, 1, 2, 1, 16)]},
+    64: {"fwd": [(64, 1, 4, 1), (64, 1, 4, 2), (64, 1, 8, 1)],
+         "bwd": [(64, 1, 4, 1, 16), (64, 1, 4, 1, 32), (64, 1, 4, 1, 64), (64, 1, 4, 2, 16),
+                 (64, 1, 4, 2, 32)]},
+}
+
+
+def graph_time(fn, calls=10):
+    """Kernel time with no host in the way: `calls` calls captured in a CUDA graph, replayed."""
+    try:
+        fn()
+        torch.cuda.synchronize()
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            fn()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for _ in range(calls):
+                fn()
+        return timeit(g.replay, warmup=3, reps=20) / calls
+    except Exception as e:  # noqa: BLE001
+        print(f"    (no graph: {str(e)[:80]})")
+        return float("nan")
+
+
+def regs(launch):
+    ck = launch.compiled
+    if ck is None:
+        return "regs ?"
+    return f"regs {getattr(ck, 'n_regs', '?')} spills {getattr(ck, 'n_spills', '?')}"
+
+
+def sweep_correct(T, kind, config):
+    """Output and gradients of one config against the float64 reference, masked and not."""
+    mod.CONFIG_OVERRIDE.clear()
+    mod.CONFIG_OVERRIDE[kind] = config
+    worst = 0.0
+    try:
+        for causal, window in ((False, None), (True, 3)):
+            g = torch.Generator(device="cuda").manual_seed(T)
+            q, k, v, do = [torch.randn((1, T, 300, 2, 64), device="cuda", generator=g)
+                           .to(torch.bfloat16) for _ in range(4)]
+            leaves = [x.detach().requires_grad_() for x in (q, k, v)]
+            o = kernels.temporal_attention(*leaves, causal=causal, window=window)
+            grads = torch.autograd.grad(o, leaves, do)
+            l64 = [x.detach().double().requires_grad_() for x in (q, k, v)]
+            r = reference(*l64, causal=causal, window=window)
+            rg = torch.autograd.grad(r, l64, do.double())
+            worst = max([worst, err(o, r)] + [err(a, b) for a, b in zip(grads, rg, strict=True)])
+    finally:
+        mod.CONFIG_OVERRIDE.clear()
+    return worst
+
+
+def sweep(Ts=(8, 16, 32, 64), kinds=("fwd", "bwd")):
+    """Each candidate config of each pass: kernel alone (CUDA graph), the direct call
+    (_forward/_backward with its host work), registers and spills, correctness."""
     B, S, H, D = 2, 4096, 8, 64
-    default = mod._config
-    print("\nconfig sweep (kernels alone, bf16, no mask); defaults marked f (fwd), b (bwd)")
-    for T, configs in ((8, [(2, 4), (4, 4), (4, 8), (8, 8)]),
-                       (16, [(1, 2), (1, 4), (2, 4), (2, 8), (4, 4), (4, 8)]),
-                       (32, [(1, 4), (1, 8), (2, 8)]),
-                       (64, [(1, 4), (1, 8), (2, 8)])):
+    print("\nconfig sweep: bf16 [2, T, 4096, 8, 64], no mask; kernel alone (CUDA graph) and "
+          "direct call; % of copy BW on the pass's bytes (fwd 4N, bwd 8N); err vs float64 "
+          "(masked and not, S=300)", flush=True)
+    for T in Ts:
         shape = (B, T, S, H, D)
         N = math.prod(shape)
         q, k, v, do = [torch.randn(shape, device="cuda", dtype=torch.bfloat16) for _ in range(4)]
         src = torch.empty(2 * N, device="cuda", dtype=torch.bfloat16)
         dst = torch.empty_like(src)
         copy_bw = 4 * N * 2 / timeit(lambda: dst.copy_(src)) / 1e6
-        d = default(T, D), default(T, D, backward=True)
-        for bn, warps in configs:
-            mod._config = lambda T_, D_, backward=False, bn=bn, warps=warps: (
-                min(max(16, T_), 64), bn, warps)
-            try:
-                o, lse = mod._forward(q, k, v, False, None)
-                tf = timeit(lambda: mod._forward(q, k, v, False, None))
-                tb = timeit(lambda: mod._backward(q, k, v, o, lse, do, False, None))
-                mark = "f" if (bn, warps) == d[0][1:] else " "
-                mark += "b" if (bn, warps) == d[1][1:] else " "
-                print(f" {mark}T={T} BLOCK_N={bn} warps={warps}: fwd {tf:.3f} ms "
-                      f"({4 * N * 2 / tf / 1e6 / copy_bw:.0%} of copy BW), bwd {tb:.3f} ms "
-                      f"({8 * N * 2 / tb / 1e6 / copy_bw:.0%})", flush=True)
-            except Exception as e:  # noqa: BLE001
-                print(f"  T={T} BLOCK_N={bn} warps={warps}: failed {str(e)[:100]}")
-        mod._config = default
-        del q, k, v, do, src, dst
+        del src, dst
+        base = mod._Plan(q, False, None)
+        o, lse = mod._forward(q, k, v, base)
+        defaults = {"fwd": mod._config(T, D), "bwd": mod._config(T, D, backward=True)}
+        print(f"T={T}: copy {copy_bw:.0f} GB/s; defaults fwd {defaults['fwd']} "
+              f"bwd {defaults['bwd']}", flush=True)
+        for kind in kinds:
+            nbytes = (4 if kind == "fwd" else 8) * N * 2
+            for config in SWEEP[T][kind]:
+                mod.CONFIG_OVERRIDE.clear()
+                mod.CONFIG_OVERRIDE[kind] = config
+                try:
+                    plan = mod._Plan(q, False, None)
+                    if kind == "fwd":
+                        fn = lambda plan=plan: mod._forward(q, k, v, plan)  # noqa: E731
+                    else:
+                        fn = lambda plan=plan: mod._backward(q, k, v, o, lse, do, plan)  # noqa: E731
+                    fn()
+                    t_direct = timeit(fn)
+                    t_kernel = graph_time(fn)
+                    launch = plan.fwd[True] if kind == "fwd" else next(iter(plan.bwd.values()))
+                    info = regs(launch)
+                    mod.CONFIG_OVERRIDE.clear()
+                    e = sweep_correct(T, kind, config)
+                    mark = "*" if config + (config[0],) * (5 - len(config)) == defaults[kind] \
+                        else " "  # * marks the default in _config
+                    print(f" {mark}T={T:2d} {kind} {str(config):20s} kernel {t_kernel:7.3f} ms "
+                          f"({nbytes / t_kernel / 1e6 / copy_bw:4.0%} of copy)  direct "
+                          f"{t_direct:7.3f} ms  {info}  err {e:.1e} "
+                          f"{'ok' if e <= 3e-2 else 'FAIL'}", flush=True)
+                except Exception as ex:  # noqa: BLE001
+                    print(f"  T={T:2d} {kind} {str(config):20s} failed: "
+                          f"{type(ex).__name__}: {str(ex)[:150]}", flush=True)
+                finally:
+                    mod.CONFIG_OVERRIDE.clear()
+        del q, k, v, do, o, lse
         torch.cuda.empty_cache()
+
+
+def host():
+    """Host time per call (Python, checks, allocation, launch) on a tiny problem, where the GPU
+    is never what the host waits for."""
+    import time
+
+    def per_call(fn, n=300):
+        for _ in range(20):
+            fn()
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        t1 = time.perf_counter()
+        torch.cuda.synchronize()
+        return (t1 - t0) / n * 1e6
+
+    shape = (2, 8, 64, 8, 64)
+    q, k, v, do = [torch.randn(shape, device="cuda", dtype=torch.bfloat16) for _ in range(4)]
+    ql, kl, vl = [x.clone().requires_grad_() for x in (q, k, v)]
+    plan = mod._Plan(q, False, None)
+    o, lse = mod._forward(q, k, v, plan)
+    print("\nhost time per call, us (tiny problem, GPU idle)")
+    for fast in (True, False):
+        mod.FAST_LAUNCH = fast
+        mod._PLANS.clear()
+        plan = mod._Plan(q, False, None)
+        with torch.no_grad():
+            rows = {
+                "wrapper fwd (no grad)": lambda: kernels.temporal_attention(q, k, v),
+                "_forward": lambda plan=plan: mod._forward(q, k, v, plan),
+            }
+            res = {name: per_call(fn) for name, fn in rows.items()}
+        res["_backward"] = per_call(lambda plan=plan: mod._backward(q, k, v, o, lse, do, plan))
+        res["wrapper fwd+bwd (autograd.grad)"] = per_call(lambda: torch.autograd.grad(
+            kernels.temporal_attention(ql, kl, vl), (ql, kl, vl), do))
+        for name, t in res.items():
+            print(f"  FAST_LAUNCH={fast!s:5s} {name:32s} {t:7.1f} us", flush=True)
+    mod.FAST_LAUNCH = True
+    with torch.no_grad():
+        t = per_call(lambda: (torch.empty_like(q), torch.empty_like(q)))
+        print(f"  torch.empty x2 {t:7.1f} us")
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "check":
         check(sys.argv[2])
+    elif sys.argv[1] == "sweep":
+        Ts = tuple(int(t) for t in sys.argv[2].split(",")) if len(sys.argv) > 2 else (8, 16, 32, 64)
+        kinds = (sys.argv[3],) if len(sys.argv) > 3 else ("fwd", "bwd")
+        sweep(Ts, kinds)
+    elif sys.argv[1] == "host":
+        host()
     else:
-        bench()
+        bench(sys.argv[2] if len(sys.argv) > 2 else None)

@@ -26,18 +26,23 @@ The sequence (b, s, h) starts at ``b*stride_b + s*stride_s + h*stride_h`` and it
 in bf16, one full cache line, whatever stride_s is (heads*D for a contiguous tensor,
 3*heads*D for the views ``qkv.unbind(3)`` of a fused projection).
 
-One program = one (b, h) and a block of positions s, all their frames. It loads tiles
-``[BLOCK_S, BLOCK_T, D]`` (position, frame, channel) and does the attention of all BLOCK_S
-sequences at once with a *batched* ``tl.dot`` (the first axis is the batch):
-``[BS, T, D] @ [BS, D, T] -> [BS, T, T]``. ``tl.dot`` needs every dimension >= 16, so the frame
-axis is a block of BLOCK_T = a power of two >= 16 (at most 64) rows. For T >= 9 the frames are
-padded to it and the padding masked (padded rows load as 0, padded keys score -inf, padded
-queries are never stored); clips of T <= 8 frames instead pack 16 // T positions into one
-block of 16 rows (two 8-frame clips at T = 8), with a block-diagonal mask keeping the
-positions apart, so no row is wasted. BLOCK_S is chosen so a tile holds ~2048 values (two
-blocks of 16 frames at D = 64): small tiles, few registers, many programs per SM. The grid is
-(heads * position blocks, query frame blocks, B), heads fastest: programs that run side by
-side take the other heads of the same positions, so together they sweep contiguous memory.
+One program = one (b, h) and a block of positions s, all their frames. Two kernel shapes:
+
+- 3-D (BLOCK_S > 1, short clips): tiles ``[BLOCK_S, BLOCK_T, D]`` (position, frame,
+  channel), the attention of all BLOCK_S sequences at once with a *batched* ``tl.dot``:
+  ``[BS, T, D] @ [BS, D, T] -> [BS, T, T]``. Triton gives each warp whole sequences of a 3-D
+  dot, so BLOCK_S >= num_warps (with fewer, warps repeat one another's work).
+- 2-D (BLOCK_S = 1, T >= 32): tiles ``[BLOCK_T, D]`` and plain 2-D dots, whose rows Triton
+  splits among the warps (wgmma on Hopper). See the section "2-D kernels".
+
+``tl.dot`` needs every dimension >= 16, so the frame axis is a block of BLOCK_T = a power of
+two >= 16 rows. Frames are padded to it and the padding masked (padded rows load as 0, padded
+keys score -inf, padded queries are never stored); clips of T <= BLOCK_T / 2 frames instead
+pack BLOCK_T // T positions into one block (two 8-frame clips in 16 rows at T = 8, two
+32-frame clips in 64 rows at T = 32), with a block-diagonal mask keeping them apart. Block
+sizes come from a measured sweep (``_CONFIGS``). The grid is (heads * position blocks, query
+frame blocks, B), heads fastest: programs that run side by side take the other heads of the
+same positions, so together they sweep contiguous memory.
 
 The online softmax. For T <= 64 all keys fit in one tile; longer clips loop over key blocks of
 64 frames, keeping per query row the running max m, the running sum l of exp(s - m) and the
@@ -58,9 +63,17 @@ size T x T was saved: P is recomputed from q, k and the saved lse as exp(S - lse
 normalised with no second pass. One program owns BLOCK_S whole sequences: for each key block
 it accumulates dk, dv in registers over the query blocks, and adds each query block's share
 of dq; with one block (T <= 64) each gradient is stored as soon as it is computed, with
-several dq is accumulated in a float32 buffer with atomic adds. delta is computed from the dO
-and O tiles as they are loaded, so for T <= 64 the backward reads q, k, v, o, dO once and
-writes dq, dk, dv once.
+several dq is accumulated in a float32 buffer with atomic adds. With one key block every key
+of a query row is in registers, so delta comes from the identity delta_t = sum_u P_tu dP_tu
+without reading O at all: for T <= 64 the backward reads q, k, v, dO once (an eighth fewer
+bytes than with O) and writes dq, dk, dv once. Longer clips read O for delta = rowsum(dO * O).
+A forward with no backward to come (no_grad, or no input needing a gradient) skips the
+logsumexp too.
+
+The host side. At T = 8 the kernels take ~0.1 ms, as long as a plain Python call into Triton's
+JIT takes on the benchmark's host, so ``temporal_attention`` does little per call: one plan per
+(shapes, strides, dtypes, devices, alignment, mask), checked once and cached, and each kernel
+launched straight through its compiled launcher after the first call (``_Launch``).
 
 Dots accumulate in float32. float16/bfloat16 inputs feed the tensor cores directly (P and dS
 are rounded to the input dtype before their dots, as in flash attention); float32 inputs use
@@ -78,6 +91,8 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
+from triton import knobs
+from triton.runtime import driver
 from triton.runtime.jit import JITFunction
 
 from vdlite.attention import _check_qkv
@@ -86,8 +101,6 @@ __all__ = ["temporal_attention"]
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 HEAD_DIMS = (16, 32, 64, 128)
-MAX_BLOCK_T = 64  # frames per tile; longer clips loop over key blocks (online softmax)
-TILE = 4096  # values per [BLOCK_S, 16, D] tile of 16-frame blocks: sets BLOCK_S
 LOG2E = 1.4426950408889634
 
 
@@ -120,18 +133,22 @@ def _sum(x, axis: tl.constexpr):
 
 
 @triton.jit
-def _rows(block, i, T, S, BLOCK_S: tl.constexpr, BLOCK_T: tl.constexpr, PACK: tl.constexpr):
+def _rows(block, i, T, S, BLOCK_S: tl.constexpr, BLOCK_T: tl.constexpr, PACK: tl.constexpr,
+          TP: tl.constexpr):
     """Where the rows of a tile live: ``[BLOCK_S, BLOCK_T]`` position, ``[BLOCK_T]`` frame and
     group, ``[BLOCK_S, BLOCK_T]`` valid.
 
     Row r of frame block i is frame i*BLOCK_T + r of its position. Clips shorter than half a
     block (T <= 8) pack PACK positions into one block instead: row r is frame r % T of the
     position's group g = r // T, and the mask keeps groups apart (no wasted rows at T = 8).
+    TP is T as a compile-time constant when PACK > 1: a division by a runtime T costs tens of
+    instructions per row (measured: packed 2-D blocks ran at 83% of copy bandwidth, unpacked
+    ones at 93%), by a constant a shift or a multiply.
     """
     r = tl.arange(0, BLOCK_T)
     if PACK > 1:
-        group = r // T
-        frame = r % T
+        group = r // TP
+        frame = r % TP
         valid = group < PACK
     else:
         group = r * 0
@@ -207,14 +224,15 @@ def _forward_kernel(
     sob, sot, sos, soh, sod,
     T, S, heads, window, qk_scale,
     CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, D: tl.constexpr, BLOCK_T: tl.constexpr,
-    BLOCK_S: tl.constexpr, PACK: tl.constexpr, PRECISION: tl.constexpr,
+    BLOCK_S: tl.constexpr, PACK: tl.constexpr, TP: tl.constexpr, PRECISION: tl.constexpr,
+    STORE_LSE: tl.constexpr,
 ):
     h = tl.program_id(0) % heads  # heads fastest: neighbouring programs, neighbouring memory
     block = tl.program_id(0) // heads  # block of BLOCK_S * PACK positions
     i = tl.program_id(1)  # query frame block
     b = tl.program_id(2).to(tl.int64)
     d = tl.arange(0, D)
-    pos, tq, gq, q_ok = _rows(block, i, T, S, BLOCK_S, BLOCK_T, PACK)  # query rows
+    pos, tq, gq, q_ok = _rows(block, i, T, S, BLOCK_S, BLOCK_T, PACK, TP)  # query rows
     q_mask = q_ok[:, :, None]
 
     q = tl.load(Q + b * sqb + h * sqh + _tile_offsets(pos, tq, d, sqs, sqt, sqd), mask=q_mask,
@@ -226,7 +244,7 @@ def _forward_kernel(
     acc = tl.full([BLOCK_S, BLOCK_T, D], 0.0, tl.float32)  # running sum of exp2(x - m) v
     lo, hi = _key_blocks(i, T, window, BLOCK_T, CAUSAL, HAS_WINDOW)
     for j in range(lo, hi):
-        pos_k, tk, gk, k_ok = _rows(block, j, T, S, BLOCK_S, BLOCK_T, PACK)  # key rows
+        pos_k, tk, gk, k_ok = _rows(block, j, T, S, BLOCK_S, BLOCK_T, PACK, TP)  # key rows
         k = tl.load(k_base + _tile_offsets(pos_k, tk, d, sks, skt, skd), mask=k_ok[:, :, None],
                     other=0.0)
         v = tl.load(v_base + _tile_offsets(pos_k, tk, d, svs, svt, svd), mask=k_ok[:, :, None],
@@ -246,8 +264,9 @@ def _forward_kernel(
     o = acc / l[:, :, None]  # [BLOCK_S, BLOCK_T, D]
     o_tile = _tile_offsets(pos, tq, d, sos, sot, sod)
     tl.store(O + b * sob + h * soh + o_tile, o.to(O.dtype.element_ty), mask=q_mask)
-    lse_ptrs = LSE + ((b * heads + h) * S + pos) * T + tq[None, :]  # [BLOCK_S, BLOCK_T]
-    tl.store(lse_ptrs, (m + tl.log2(l)) / 1.4426950408889634, mask=q_ok)
+    if STORE_LSE:  # only the backward needs it
+        lse_ptrs = LSE + ((b * heads + h) * S + pos) * T + tq[None, :]  # [BLOCK_S, BLOCK_T]
+        tl.store(lse_ptrs, (m + tl.log2(l)) / 1.4426950408889634, mask=q_ok)
 
 
 # ----------------------------------------------------------------------------- backward kernel
@@ -264,7 +283,7 @@ def _backward_kernel(
     sgb, sgt, sgs, sgh, sgd,
     T, S, heads, window, sm_scale,
     CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, D: tl.constexpr, BLOCK_T: tl.constexpr,
-    BLOCK_S: tl.constexpr, PACK: tl.constexpr, PRECISION: tl.constexpr,
+    BLOCK_S: tl.constexpr, PACK: tl.constexpr, TP: tl.constexpr, PRECISION: tl.constexpr,
     ONE_BLOCK: tl.constexpr,
 ):
     h = tl.program_id(0) % heads  # the program owns whole sequences: all T frames
@@ -281,7 +300,7 @@ def _backward_kernel(
     qk_scale = sm_scale * 1.4426950408889634
 
     for j in range(0, _cdiv(T, BLOCK_T)):  # key blocks
-        pos_k, tk, gk, k_ok = _rows(block, j, T, S, BLOCK_S, BLOCK_T, PACK)
+        pos_k, tk, gk, k_ok = _rows(block, j, T, S, BLOCK_S, BLOCK_T, PACK, TP)
         k_mask = k_ok[:, :, None]
         k = tl.load(k_base + _tile_offsets(pos_k, tk, d, sks, skt, skd), mask=k_mask, other=0.0)
         v = tl.load(v_base + _tile_offsets(pos_k, tk, d, svs, svt, svd), mask=k_mask, other=0.0)
@@ -290,13 +309,11 @@ def _backward_kernel(
         dv = tl.full([BLOCK_S, BLOCK_T, D], 0.0, tl.float32)
         lo, hi = _query_blocks(j, T, window, BLOCK_T, CAUSAL, HAS_WINDOW)
         for i in range(lo, hi):  # query blocks that see key block j
-            pos, tq, gq, q_ok = _rows(block, i, T, S, BLOCK_S, BLOCK_T, PACK)
+            pos, tq, gq, q_ok = _rows(block, i, T, S, BLOCK_S, BLOCK_T, PACK, TP)
             q_mask = q_ok[:, :, None]
             q = tl.load(q_base + _tile_offsets(pos, tq, d, sqs, sqt, sqd), mask=q_mask, other=0.0)
             do = tl.load(do_base + _tile_offsets(pos, tq, d, sdos, sdot, sdod), mask=q_mask,
                          other=0.0)
-            o = tl.load(o_base + _tile_offsets(pos, tq, d, sos, sot, sod), mask=q_mask, other=0.0)
-            delta = _sum(do.to(tl.float32) * o.to(tl.float32), 2)  # [S, Tq] rowsum(dO * O)
             lse = tl.load(lse_base + pos * T + tq[None, :], mask=q_ok, other=0.0)  # [S, Tq]
 
             # transposed scores: keys on axis 1, queries on axis 2
@@ -309,14 +326,22 @@ def _backward_kernel(
             # this pair's shares of dv, dk, dq. With one block (T <= 64) each is the whole
             # gradient: store it at once, which frees its registers for the next dot.
             dv_ji = tl.dot(p_t.to(do.dtype), do, input_precision=PRECISION)  # P^T dO
-            dp_t = tl.dot(v, tl.permute(do, (0, 2, 1)), input_precision=PRECISION)  # (dO v^T)^T
-            ds_t = p_t * (dp_t - delta[:, None, :])  # dS^T [S, Tk, Tq]
-            dk_ji = tl.dot(ds_t.to(q.dtype), q, input_precision=PRECISION) * sm_scale  # dS^T q
             if ONE_BLOCK:
                 tl.store(DV + k_tile, dv_ji.to(DV.dtype.element_ty), mask=k_mask)
-                tl.store(DK + k_tile, dk_ji.to(DK.dtype.element_ty), mask=k_mask)
             else:
                 dv += dv_ji
+            dp_t = tl.dot(v, tl.permute(do, (0, 2, 1)), input_precision=PRECISION)  # (dO v^T)^T
+            if ONE_BLOCK:  # every key of a query row is here: delta = rowsum(P * dP), no O read
+                delta = _sum(p_t * dp_t, 1)  # [BLOCK_S, Tq]
+            else:  # delta = rowsum(dO * O)
+                o = tl.load(o_base + _tile_offsets(pos, tq, d, sos, sot, sod), mask=q_mask,
+                            other=0.0)
+                delta = _sum(do.to(tl.float32) * o.to(tl.float32), 2)  # [BLOCK_S, Tq]
+            ds_t = p_t * (dp_t - delta[:, None, :])  # dS^T [BLOCK_S, Tk, Tq]
+            dk_ji = tl.dot(ds_t.to(q.dtype), q, input_precision=PRECISION) * sm_scale  # dS^T q
+            if ONE_BLOCK:
+                tl.store(DK + k_tile, dk_ji.to(DK.dtype.element_ty), mask=k_mask)
+            else:
                 dk += dk_ji
             dq_ji = tl.dot(tl.permute(ds_t, (0, 2, 1)).to(k.dtype), k,
                            input_precision=PRECISION) * sm_scale  # dS k: [S, Tq, D]
@@ -331,6 +356,185 @@ def _backward_kernel(
             tl.store(DV + k_tile, dv.to(DV.dtype.element_ty), mask=k_mask)
 
 
+# ----------------------------------------------------------------------------- 2-D kernels
+#
+# The same two kernels for BLOCK_S = 1, one block of frames per program, written with 2-D
+# tiles ``[BLOCK_T, D]`` and 2-D dots. Why not the 3-D kernels with a batch of one: Triton
+# (3.6) gives *all* the warps of a 3-D dot to its batch axis (warpsPerCTA [num_warps, 1, 1]),
+# so every warp would compute the same [BLOCK_T, BLOCK_T] product with the whole tile in its
+# registers: 4x the work at 4 warps, and at T = 64 the registers spill (this was T >= 32's
+# slowness). A 2-D dot splits the rows among the warps and on Hopper runs as wgmma; the
+# softmax then stays in the dot's register layout. Short clips still pack BLOCK_T // T
+# positions into the block (block-diagonal mask): at T = 32, two clips make one 64-row block.
+
+
+@triton.jit
+def _rows_2d(block, i, T, S, BLOCK: tl.constexpr, PACK: tl.constexpr, TP: tl.constexpr):
+    """``_rows`` for one block of positions: rows i*BLOCK .. (i+1)*BLOCK - 1 of the block,
+    ``[BLOCK]`` position, frame, group, valid. Packed (PACK > 1), row r is frame r % T of
+    position r // T of the block; else frame r."""
+    r = i * BLOCK + tl.arange(0, BLOCK)
+    if PACK > 1:  # TP = T, a compile-time constant (see _rows)
+        group = r // TP
+        frame = r % TP
+        valid = group < PACK
+    else:
+        group = r * 0
+        frame = r
+        valid = frame < T
+    pos = block * PACK + group
+    return pos, frame, group, valid & (pos < S)
+
+
+@triton.jit
+def _tile_offsets_2d(pos, frame, d, stride_s, stride_t, stride_d):
+    """Offsets of the tile ``[BLOCK_T, D]`` from the base of one (b, h); int64."""
+    rows = pos.to(tl.int64) * stride_s + frame.to(tl.int64) * stride_t
+    return rows[:, None] + d[None, :] * stride_d
+
+
+@triton.jit
+def _forward_kernel_2d(
+    Q, K, V, O, LSE,
+    sqb, sqt, sqs, sqh, sqd,
+    skb, skt, sks, skh, skd,
+    svb, svt, svs, svh, svd,
+    sob, sot, sos, soh, sod,
+    T, S, heads, window, qk_scale,
+    CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, D: tl.constexpr, BLOCK_T: tl.constexpr,
+    BLOCK_S: tl.constexpr, PACK: tl.constexpr, TP: tl.constexpr, PRECISION: tl.constexpr,
+    STORE_LSE: tl.constexpr,
+):
+    h = tl.program_id(0) % heads
+    block = tl.program_id(0) // heads  # block of PACK positions
+    i = tl.program_id(1)  # query frame block
+    b = tl.program_id(2).to(tl.int64)
+    d = tl.arange(0, D)
+    pos, tq, gq, q_ok = _rows_2d(block, i, T, S, BLOCK_T, PACK, TP)  # query rows
+    q = tl.load(Q + b * sqb + h * sqh + _tile_offsets_2d(pos, tq, d, sqs, sqt, sqd),
+                mask=q_ok[:, None], other=0.0)  # [BLOCK_T, D]
+    k_base = K + b * skb + h * skh
+    v_base = V + b * svb + h * svh
+    m = tl.full([BLOCK_T], -1.0e30, tl.float32)
+    l = tl.full([BLOCK_T], 0.0, tl.float32)
+    acc = tl.full([BLOCK_T, D], 0.0, tl.float32)
+    lo, hi = _key_blocks(i, T, window, BLOCK_T, CAUSAL, HAS_WINDOW)
+    for j in range(lo, hi):
+        pos_k, tk, gk, k_ok = _rows_2d(block, j, T, S, BLOCK_T, PACK, TP)  # key rows
+        k = tl.load(k_base + _tile_offsets_2d(pos_k, tk, d, sks, skt, skd), mask=k_ok[:, None],
+                    other=0.0)
+        v = tl.load(v_base + _tile_offsets_2d(pos_k, tk, d, svs, svt, svd), mask=k_ok[:, None],
+                    other=0.0)
+        x = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale  # [Tq, Tk]
+        ok = _allowed(tq[:, None], tk[None, :], gq[:, None], gk[None, :], T, window, CAUSAL,
+                      HAS_WINDOW, PACK)
+        x = tl.where(ok, x, float("-inf"))
+        m_new = tl.maximum(m, _max(x, 1))
+        p = tl.exp2(x - m_new[:, None])
+        alpha = tl.exp2(m - m_new)
+        l = l * alpha + _sum(p, 1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
+        m = m_new
+
+    l = tl.where(l > 0.0, l, 1.0)
+    o = acc / l[:, None]
+    o_tile = _tile_offsets_2d(pos, tq, d, sos, sot, sod)
+    tl.store(O + b * sob + h * soh + o_tile, o.to(O.dtype.element_ty), mask=q_ok[:, None])
+    if STORE_LSE:
+        lse_ptrs = LSE + ((b * heads + h) * S + pos) * T + tq
+        tl.store(lse_ptrs, (m + tl.log2(l)) / 1.4426950408889634, mask=q_ok)
+
+
+@triton.jit
+def _backward_kernel_2d(
+    Q, K, V, O, DO, LSE, DQ, DK, DV,
+    sqb, sqt, sqs, sqh, sqd,
+    skb, skt, sks, skh, skd,
+    svb, svt, svs, svh, svd,
+    sob, sot, sos, soh, sod,
+    sdob, sdot, sdos, sdoh, sdod,
+    sgb, sgt, sgs, sgh, sgd,
+    T, S, heads, window, sm_scale,
+    CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, D: tl.constexpr, BLOCK_T: tl.constexpr,
+    BLOCK_S: tl.constexpr, PACK: tl.constexpr, TP: tl.constexpr, PRECISION: tl.constexpr,
+    ONE_BLOCK: tl.constexpr, BLOCK_Q: tl.constexpr,
+):
+    # With one key block (T <= BLOCK_T) the queries may go in smaller blocks of BLOCK_Q rows
+    # against all the keys: [BLOCK_T, BLOCK_Q] score tiles instead of [BLOCK_T, BLOCK_T], fewer
+    # registers (dk, dv then add up over the query blocks). Else BLOCK_Q = BLOCK_T.
+    h = tl.program_id(0) % heads
+    block = tl.program_id(0) // heads
+    b = tl.program_id(1).to(tl.int64)
+    d = tl.arange(0, D)
+    q_base = Q + b * sqb + h * sqh
+    k_base = K + b * skb + h * skh
+    v_base = V + b * svb + h * svh
+    o_base = O + b * sob + h * soh
+    do_base = DO + b * sdob + h * sdoh
+    g_off = b * sgb + h * sgh
+    lse_base = LSE + (b * heads + h) * S * T
+    qk_scale = sm_scale * 1.4426950408889634
+
+    for j in range(0, _cdiv(T, BLOCK_T)):  # key blocks
+        pos_k, tk, gk, k_ok = _rows_2d(block, j, T, S, BLOCK_T, PACK, TP)
+        k_mask = k_ok[:, None]
+        k = tl.load(k_base + _tile_offsets_2d(pos_k, tk, d, sks, skt, skd), mask=k_mask,
+                    other=0.0)
+        v = tl.load(v_base + _tile_offsets_2d(pos_k, tk, d, svs, svt, svd), mask=k_mask,
+                    other=0.0)
+        k_tile = g_off + _tile_offsets_2d(pos_k, tk, d, sgs, sgt, sgd)
+        dk = tl.full([BLOCK_T, D], 0.0, tl.float32)
+        dv = tl.full([BLOCK_T, D], 0.0, tl.float32)
+        if ONE_BLOCK:  # every query row of the block, BLOCK_Q at a time
+            lo = 0
+            hi = _cdiv(tl.minimum(PACK * T, BLOCK_T), BLOCK_Q)
+        else:
+            lo, hi = _query_blocks(j, T, window, BLOCK_T, CAUSAL, HAS_WINDOW)
+        for i in range(lo, hi):
+            pos, tq, gq, q_ok = _rows_2d(block, i, T, S, BLOCK_Q, PACK, TP)
+            q_mask = q_ok[:, None]
+            q = tl.load(q_base + _tile_offsets_2d(pos, tq, d, sqs, sqt, sqd), mask=q_mask,
+                        other=0.0)
+            do = tl.load(do_base + _tile_offsets_2d(pos, tq, d, sdos, sdot, sdod), mask=q_mask,
+                         other=0.0)
+            lse = tl.load(lse_base + pos * T + tq, mask=q_ok, other=0.0)  # [Tq]
+
+            x_t = tl.dot(k, tl.trans(q), input_precision=PRECISION)  # [Tk, Tq]
+            p_t = tl.exp2(x_t * qk_scale - (lse * 1.4426950408889634)[None, :])
+            ok_t = _allowed(tq[None, :], tk[:, None], gq[None, :], gk[:, None], T, window,
+                            CAUSAL, HAS_WINDOW, PACK)
+            p_t = tl.where(ok_t, p_t, 0.0)
+
+            if ONE_BLOCK and BLOCK_Q == BLOCK_T:  # the whole dv: store it, free its registers
+                dv_ji = tl.dot(p_t.to(do.dtype), do, input_precision=PRECISION)  # P^T dO
+                tl.store(DV + k_tile, dv_ji.to(DV.dtype.element_ty), mask=k_mask)
+            else:
+                dv = tl.dot(p_t.to(do.dtype), do, dv, input_precision=PRECISION)
+            dp_t = tl.dot(v, tl.trans(do), input_precision=PRECISION)  # (dO v^T)^T
+            if ONE_BLOCK:  # all keys of each query row are here: delta = rowsum(P * dP)
+                delta = _sum(p_t * dp_t, 0)  # [Tq]
+            else:
+                o = tl.load(o_base + _tile_offsets_2d(pos, tq, d, sos, sot, sod), mask=q_mask,
+                            other=0.0)
+                delta = _sum(do.to(tl.float32) * o.to(tl.float32), 1)
+            ds_t = p_t * (dp_t - delta[None, :])  # dS^T [Tk, Tq]
+            if ONE_BLOCK and BLOCK_Q == BLOCK_T:
+                dk_ji = tl.dot(ds_t.to(q.dtype), q, input_precision=PRECISION) * sm_scale
+                tl.store(DK + k_tile, dk_ji.to(DK.dtype.element_ty), mask=k_mask)
+            else:  # scaled by sm_scale once, at the end
+                dk = tl.dot(ds_t.to(q.dtype), q, dk, input_precision=PRECISION)
+            dq_ji = tl.dot(tl.trans(ds_t).to(k.dtype), k, input_precision=PRECISION) * sm_scale
+            dq_ptrs = DQ + g_off + _tile_offsets_2d(pos, tq, d, sgs, sgt, sgd)
+            if ONE_BLOCK:
+                tl.store(dq_ptrs, dq_ji.to(DQ.dtype.element_ty), mask=q_mask)
+            else:
+                tl.atomic_add(dq_ptrs, dq_ji, mask=q_mask)
+
+        if not (ONE_BLOCK and BLOCK_Q == BLOCK_T):
+            tl.store(DK + k_tile, (dk * sm_scale).to(DK.dtype.element_ty), mask=k_mask)
+            tl.store(DV + k_tile, dv.to(DV.dtype.element_ty), mask=k_mask)
+
+
 # ----------------------------------------------------------------------------- launchers
 
 
@@ -339,25 +543,70 @@ def _interpreted() -> bool:
     return not isinstance(_forward_kernel, JITFunction)
 
 
-def _config(T: int, D: int, backward: bool = False) -> tuple[int, int, int]:
-    """(BLOCK_T, BLOCK_S, num_warps): frames padded to a power of two in [16, 64]; for blocks
-    of 16 frames, enough positions for a tile of TILE values; 4 warps.
+# (BLOCK_T, BLOCK_S, num_warps, num_stages[, BLOCK_Q]) by pass and clip length, for D = 64
+# and bf16 as measured. BLOCK_T is the rows of a frame block, BLOCK_S the frame blocks per
+# program; clips of T <= BLOCK_T / 2 frames pack BLOCK_T // T positions into each block.
+# BLOCK_S > 1 runs the 3-D kernels and wants BLOCK_S >= num_warps (a 3-D dot gives each warp
+# whole sequences); BLOCK_S = 1 runs the 2-D kernels, which want BLOCK_T >= 16 * num_warps.
+# BLOCK_Q (2-D backward only, default BLOCK_T): query rows per step against all the keys.
+# Measured (`python -m kernels.bench_temporal sweep`, H100, Triton 3.6, bf16 [2, T, 4096, 8,
+# 64], kernels alone in CUDA graphs, % of a copy's bandwidth on the pass's bytes):
+#   fwd T=8   (16,4,4,1) 0.095 ms 98%; 2-D (64,1,4,1) 0.097 96%; (32,1,2,1) 0.116 81%
+#   fwd T=16  (16,4,4,1) 0.199 ms 91%; (64,1,4,2) 0.212 85%; (16,8,8,1) 0.214 85%
+#   fwd T=32  (64,1,4,2) 0.376 ms 96% (stages 1 and 3 the same); 3-D (32,4,4,1) 0.429 84%
+#             (204 regs); before the 2-D kernels, 3-D with BLOCK_S=1: 0.953 ms
+#   fwd T=64  (64,1,4,1) 0.768 ms 93%; stages 2 0.808; 8 warps 1.106 (two warpgroups on 64
+#             rows duplicate the work); before: 3.93 ms, 792 bytes of spills
+#   bwd T=8   (16,4,4,1) 0.191 ms 97%; 2-D (64,1,4,1,32) 0.233 80%; (16,8,8,1) 0.249 75%
+#   bwd T=16  (16,4,4,1) 0.379 ms 96%; 2-D (64,1,4,1,64) 0.400 91%; BLOCK_Q 16/32 ~0.49
+#   bwd T=32  (64,1,4,1,64) 0.807 ms 89%; BLOCK_Q 16/32 0.95 76%; stages 2 1.14; 2 warps 1.07
+#   bwd T=64  (64,1,4,1,64) 1.669 ms 86% (223 regs, no spills); BLOCK_Q 16/32 ~1.86 77%;
+#             before: 8.9 ms (4 warps, 3-D), 239 ms (8 warps, spilled)
+# (splitting the backward's queries into BLOCK_Q < BLOCK_T blocks cut registers, 164 against
+# 223, but was slower everywhere: kept for the sweep, not used.) No spills in any of these.
+_CONFIGS = {
+    False: (
+        (8, (16, 4, 4, 1)),
+        (16, (16, 4, 4, 1)),
+        (32, (64, 1, 4, 2)),
+        (None, (64, 1, 4, 1)),
+    ),
+    True: (
+        (8, (16, 4, 4, 1)),
+        (16, (16, 4, 4, 1)),
+        (32, (64, 1, 4, 1, 64)),
+        (None, (64, 1, 4, 1, 64)),
+    ),
+}
 
-    Chosen by measurement (kernels/BENCHMARKS.md, H100, bf16, D = 64, both passes): 4
-    positions per program at T <= 16 reached 90-109% of the copy bandwidth forward where 2
-    reached 64-84%, and 4 warps beat 8 at every T (8 warps made the T = 64 backward spill:
-    245 ms against 8.9 ms). Small tiles keep registers low, so many programs share an SM and
-    their loads overlap one another's compute: that is what hides memory latency here, not
-    pipelining within a program (the launchers ask for num_stages=1: with one key block there
-    is nothing to prefetch, and multi-buffering would only take shared memory). The
-    ``backward`` flag is kept so the two passes can be tuned apart."""
-    block_t = min(max(16, triton.next_power_of_2(T)), MAX_BLOCK_T)
-    block_s = max(1, TILE // (block_t * D)) if block_t == 16 else 1
-    return block_t, block_s, 4
+# Override hook for sweeps and tests: {"fwd" or "bwd": (BLOCK_T, BLOCK_S, num_warps,
+# num_stages[, BLOCK_Q])} replaces _CONFIGS for every T while set (plans are then not cached).
+CONFIG_OVERRIDE: dict[str, tuple[int, ...]] = {}
+
+
+def _config(T: int, D: int, backward: bool = False) -> tuple[int, int, int, int, int]:
+    """(BLOCK_T, BLOCK_S, num_warps, num_stages, BLOCK_Q) for a clip of T frames, head size D.
+
+    Chosen by measurement (``python -m kernels.bench_temporal sweep``, H100, bf16, D = 64,
+    each pass apart; kernels/BENCHMARKS.md). What matters: (1) no duplicated work: a 3-D dot
+    gives each warp whole sequences, so BLOCK_S >= num_warps, and a 2-D dot (BLOCK_S = 1)
+    gives each warp 16-row slices, so BLOCK_T >= 16 * num_warps; (2) small per-thread tiles:
+    no spills and several programs per SM, whose loads overlap one another's compute, which is
+    what hides memory latency here. Shorter clips pack several positions into one block."""
+    config = CONFIG_OVERRIDE.get("bwd" if backward else "fwd")
+    if config is None:
+        config = next(c for t_max, c in _CONFIGS[backward] if t_max is None or T <= t_max)
+    block_t, block_s, num_warps, num_stages, *rest = config
+    block_q = rest[0] if rest else block_t
+    for n in (block_t, block_s, block_q):
+        if n < 1 or n & (n - 1) or block_t < 16 or block_q < 16 or block_q > block_t:
+            raise ValueError(f"bad config {config}: BLOCK_T, BLOCK_S, BLOCK_Q powers of two, "
+                             "16 <= BLOCK_Q <= BLOCK_T")
+    return block_t, block_s, num_warps, num_stages, block_q
 
 
 def _pack(T: int, block_t: int) -> int:
-    """Positions per block of frames: 16 // T for clips of T <= 8 frames, else 1."""
+    """Positions per frame block: BLOCK_T // T for clips of T <= BLOCK_T / 2 frames, else 1."""
     return max(1, block_t // T)
 
 
@@ -366,30 +615,114 @@ def _effective_window(T: int, window: int | None) -> int | None:
     return None if window is None or window >= T - 1 else window
 
 
-def _forward(q: Tensor, k: Tensor, v: Tensor, causal: bool, window: int | None):
+def _precision(dtype: torch.dtype) -> str:
+    """float32 dots in full precision; half types go to the tensor cores as they are."""
+    return "ieee" if dtype == torch.float32 else "tf32"
+
+
+FAST_LAUNCH = True  # launch compiled kernels straight through their launcher (see _Launch)
+
+
+class _Launch:
+    """One kernel with its grid and constants, launched with as little host work as possible.
+
+    ``kernel[grid](*args, **constants)`` re-binds all ~40 arguments, recomputes a cache key
+    from their values and looks the compiled kernel up on every call: at T = 8 that host work
+    cost as much as the kernel itself. A _Launch belongs to a plan whose key fixes everything
+    Triton specialises on (dtype, shapes, strides, pointer alignment), so after the first
+    launch, through the JIT, it keeps the compiled kernel and calls its launcher directly,
+    as the JIT does. Triton's interpreter always takes the ordinary path."""
+
+    __slots__ = ("kernel", "grid", "constants", "options", "tail", "compiled")
+
+    def __init__(self, kernel, grid, constants: dict, num_warps: int, num_stages: int):
+        self.kernel, self.constants = kernel, constants
+        self.grid = tuple(grid) + (1,) * (3 - len(grid))  # the launcher takes all three axes
+        self.options = {"num_warps": num_warps, "num_stages": num_stages}
+        self.tail = None  # the constants' values in signature order (they come last)
+        self.compiled = None
+
+    def __call__(self, *args):
+        ck = self.compiled
+        if ck is None:
+            ck = self.kernel[self.grid](*args, **self.constants, **self.options)
+            if FAST_LAUNCH and not _interpreted():
+                if hasattr(ck, "result"):  # Triton's async compile mode hands back a future
+                    ck = ck.result()
+                names = self.kernel.arg_names[len(args):]
+                if sorted(names) == sorted(self.constants):
+                    self.tail = tuple(self.constants[name] for name in names)
+                    self.compiled = ck
+            return
+        device = driver.active.get_current_device()
+        stream = driver.active.get_current_stream(device)
+        enter, leave = knobs.runtime.launch_enter_hook, knobs.runtime.launch_exit_hook
+        if getattr(enter, "calls", enter) or getattr(leave, "calls", leave):  # e.g. a profiler
+            meta = ck.launch_metadata(self.grid, stream, *args, *self.tail)
+        else:  # no hooks to call (the launcher skips None)
+            meta = enter = leave = None
+        g = self.grid
+        ck.run(g[0], g[1], g[2], stream, ck.function, ck.packed_metadata, meta, enter, leave,
+               *args, *self.tail)
+
+
+class _Plan:
+    """Everything a (q, k, v, causal, window) call needs that does not depend on the data:
+    checked once per key (shapes, strides, dtype, device, mask, alignment) and cached."""
+
+    __slots__ = ("causal", "window", "fwd", "bwd", "bwd_config", "one_block", "pack_b", "D")
+
+    def __init__(self, q: Tensor, causal: bool, window: int | None):
+        B, T, S, heads, D = q.shape
+        self.causal, self.window, self.D = causal, window, D
+        precision = _precision(q.dtype)
+        block_t, block_s, num_warps, num_stages, _ = _config(T, D)
+        pack = _pack(T, block_t)
+        grid = (heads * triton.cdiv(S, block_s * pack), triton.cdiv(T, block_t), B)
+        common = dict(CAUSAL=causal, HAS_WINDOW=window is not None, D=D, BLOCK_T=block_t,
+                      BLOCK_S=block_s, PACK=pack, TP=T if pack > 1 else 0, PRECISION=precision)
+        kernel = _forward_kernel_2d if block_s == 1 else _forward_kernel
+        self.fwd = {store: _Launch(kernel, grid, dict(common, STORE_LSE=store), num_warps,
+                                   num_stages) for store in (False, True)}
+        block_t, block_s, num_warps, num_stages, block_q = _config(T, D, backward=True)
+        pack = _pack(T, block_t)
+        self.one_block = T <= block_t  # else key blocks each add a share of dq (atomics)
+        grid = (heads * triton.cdiv(S, block_s * pack), B)
+        constants = dict(common, BLOCK_T=block_t, BLOCK_S=block_s, PACK=pack,
+                         TP=T if pack > 1 else 0, ONE_BLOCK=self.one_block)
+        if block_s == 1:
+            constants["BLOCK_Q"] = block_q if self.one_block else block_t
+        self.bwd_config = (_backward_kernel_2d if block_s == 1 else _backward_kernel, grid,
+                           constants, num_warps, num_stages)
+        self.bwd = {}  # one _Launch per (dO strides, dO alignment)
+
+
+_PLANS: dict[tuple, _Plan] = {}
+
+
+def _plan_key(q: Tensor, k: Tensor, v: Tensor, causal: bool, window: int | None) -> tuple:
+    return (q.shape, k.shape, v.shape, q.stride(), k.stride(), v.stride(), q.dtype, k.dtype,
+            v.dtype, q.device, k.device, v.device, q.data_ptr() % 16, k.data_ptr() % 16,
+            v.data_ptr() % 16, causal, window)
+
+
+def _forward(q: Tensor, k: Tensor, v: Tensor, plan: _Plan, store_lse: bool = True):
     B, T, S, heads, D = q.shape
     o = torch.empty(q.shape, dtype=q.dtype, device=q.device)  # [B, T, S, heads, D]
-    lse = torch.empty(B, heads, S, T, dtype=torch.float32, device=q.device)
+    if store_lse:
+        lse = torch.empty((B, heads, S, T), dtype=torch.float32, device=q.device)
+    else:  # never written: any pointer will do, and an allocation less
+        lse = o
     if o.numel() == 0:
         return o, lse
-    block_t, block_s, num_warps = _config(T, D)
-    pack = _pack(T, block_t)
-    grid = (heads * triton.cdiv(S, block_s * pack), triton.cdiv(T, block_t), B)
-    _forward_kernel[grid](
-        q, k, v, o, lse, *q.stride(), *k.stride(), *v.stride(), *o.stride(),
-        T, S, heads, window or 0, LOG2E / math.sqrt(D),
-        CAUSAL=causal, HAS_WINDOW=window is not None, D=D,
-        BLOCK_T=block_t, BLOCK_S=block_s, PACK=pack, PRECISION=_precision(q.dtype),
-        num_warps=num_warps, num_stages=1,
-    )
+    plan.fwd[store_lse](q, k, v, o, lse, *q.stride(), *k.stride(), *v.stride(), *o.stride(),
+                        T, S, heads, plan.window or 0, LOG2E / math.sqrt(D))
     return o, lse
 
 
-def _backward(q, k, v, o, lse, do, causal: bool, window: int | None):
+def _backward(q, k, v, o, lse, do, plan: _Plan):
     B, T, S, heads, D = q.shape
-    block_t, block_s, num_warps = _config(T, D, backward=True)
-    one_block = T <= block_t  # else several key blocks each add a share of dq (atomics)
-    if one_block:
+    if plan.one_block:
         dq = torch.empty(q.shape, dtype=q.dtype, device=q.device)  # contiguous, like dk, dv
     else:
         dq = torch.zeros(q.shape, dtype=torch.float32, device=q.device)
@@ -397,38 +730,37 @@ def _backward(q, k, v, o, lse, do, causal: bool, window: int | None):
     dv = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     if q.numel() == 0:
         return dq.to(q.dtype), dk, dv
-    pack = _pack(T, block_t)
-    grid = (heads * triton.cdiv(S, block_s * pack), B)
-    _backward_kernel[grid](
-        q, k, v, o, do, lse, dq, dk, dv,
-        *q.stride(), *k.stride(), *v.stride(), *o.stride(), *do.stride(), *dk.stride(),
-        T, S, heads, window or 0, 1.0 / math.sqrt(D),
-        CAUSAL=causal, HAS_WINDOW=window is not None, D=D,
-        BLOCK_T=block_t, BLOCK_S=block_s, PACK=pack, PRECISION=_precision(q.dtype),
-        ONE_BLOCK=one_block,
-        num_warps=num_warps, num_stages=1,
-    )
-    return dq.to(q.dtype), dk, dv
-
-
-def _precision(dtype: torch.dtype) -> str:
-    """float32 dots in full precision; half types go to the tensor cores as they are."""
-    return "ieee" if dtype == torch.float32 else "tf32"
+    key = (do.stride(), do.data_ptr() % 16, do.dtype)
+    launch = plan.bwd.get(key)
+    if launch is None:
+        launch = plan.bwd[key] = _Launch(*plan.bwd_config)
+    launch(q, k, v, o, do, lse, dq, dk, dv,
+           *q.stride(), *k.stride(), *v.stride(), *o.stride(), *do.stride(), *dk.stride(),
+           T, S, heads, plan.window or 0, 1.0 / math.sqrt(D))
+    return (dq if plan.one_block else dq.to(q.dtype)), dk, dv
 
 
 class _TemporalAttention(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, q, k, v, causal, window):
-        o, lse = _forward(q, k, v, causal, window)
+    def forward(ctx, q, k, v, plan):
+        o, lse = _forward(q, k, v, plan)
         ctx.save_for_backward(q, k, v, o, lse)
-        ctx.causal, ctx.window = causal, window
+        ctx.plan = plan
         return o
 
     @staticmethod
     def backward(ctx, do):
         q, k, v, o, lse = ctx.saved_tensors
-        dq, dk, dv = _backward(q, k, v, o, lse, do, ctx.causal, ctx.window)
-        return dq, dk, dv, None, None
+        dq, dk, dv = _backward(q, k, v, o, lse, do, ctx.plan)
+        return dq, dk, dv, None
+
+
+def _check_args(causal: bool, window: int | None) -> None:
+    if not isinstance(causal, bool):
+        raise ValueError(f"causal must be a bool, got causal={causal!r}")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int)
+                               or window < 0):
+        raise ValueError(f"window must be None or an int >= 0, got window={window!r}")
 
 
 def _check_inputs(q: Tensor, k: Tensor, v: Tensor, causal: bool, window: int | None) -> None:
@@ -446,17 +778,38 @@ def _check_inputs(q: Tensor, k: Tensor, v: Tensor, causal: bool, window: int | N
         )
     if q.shape[0] > 65535:  # B is a CUDA grid axis (y or z), which stops at 65,535
         raise ValueError(f"kernels.temporal_attention needs batch B <= 65535, got B={q.shape[0]}")
-    if not isinstance(causal, bool):
-        raise ValueError(f"causal must be a bool, got causal={causal!r}")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int)
-                               or window < 0):
-        raise ValueError(f"window must be None or an int >= 0, got window={window!r}")
+    _check_args(causal, window)
+    _check_device(q)
+
+
+def _check_device(q: Tensor) -> None:
     if q.device.type != "cuda" and not _interpreted():
         raise RuntimeError(
             f"kernels.temporal_attention runs Triton kernels and got {q.device.type} tensors: "
             "use CUDA tensors, or set TRITON_INTERPRET=1 before importing kernels to run them "
             "on the CPU through Triton's interpreter (slow; for tests and lessons)"
         )
+
+
+def _get_plan(q: Tensor, k: Tensor, v: Tensor, causal: bool, window: int | None) -> _Plan:
+    """The cached plan of this call, checking the inputs the first time a key is seen."""
+    try:
+        key = _plan_key(q, k, v, causal, window)
+        plan = _PLANS.get(key)
+    except (AttributeError, TypeError):  # not tensors: the checks below say so
+        key = plan = None
+    if plan is None:
+        _check_inputs(q, k, v, causal, window)
+        plan = _Plan(q, causal, _effective_window(q.shape[1], window))
+        if key is not None and not CONFIG_OVERRIDE:
+            if len(_PLANS) >= 256:  # many shapes: start again rather than grow without end
+                _PLANS.clear()
+            _PLANS[key] = plan
+    else:
+        _check_args(causal, window)  # True == 1 and 1 == True as keys: check the types
+        if not q.is_cuda:
+            _check_device(q)
+    return plan
 
 
 def temporal_attention(
@@ -473,5 +826,7 @@ def temporal_attention(
     projection); D in 16, 32, 64, 128; any T >= 1 -> ``[B, T, S, heads, D]``, contiguous,
     in q's dtype.
     """
-    _check_inputs(q, k, v, causal, window)
-    return _TemporalAttention.apply(q, k, v, causal, _effective_window(q.shape[1], window))
+    plan = _get_plan(q, k, v, causal, window)
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+        return _TemporalAttention.apply(q, k, v, plan)
+    return _forward(q, k, v, plan, store_lse=False)[0]  # no backward: no logsumexp to save

@@ -190,3 +190,149 @@ def test_cpu_without_interpreter_in_a_fresh_process():
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, timeout=120)
     assert "set TRITON_INTERPRET=1" in result.stdout, result.stdout + result.stderr
+
+
+# ----------------------------------------------------------------------------- configs
+# Every kernel configuration the GPU may pick must also run here: the 3-D kernels (BLOCK_S > 1)
+# and the 2-D kernels (BLOCK_S = 1), packed or not, with the backward's query blocks (BLOCK_Q)
+# split or whole, one key block or several. CONFIG_OVERRIDE forces a config on both passes.
+
+MODULE = importlib.import_module("kernels.temporal_attention")
+
+
+@pytest.fixture
+def override(monkeypatch):
+    """Force (BLOCK_T, BLOCK_S, num_warps, num_stages[, BLOCK_Q]) on the forward and backward."""
+    monkeypatch.setattr(MODULE, "CONFIG_OVERRIDE", {})
+
+    def set_config(fwd, bwd):
+        MODULE.CONFIG_OVERRIDE.update(fwd=fwd, bwd=bwd)
+
+    return set_config
+
+
+@pytest.mark.parametrize("T, fwd, bwd", [
+    (32, (64, 1, 4, 1), (64, 1, 4, 1, 16)),  # 2-D, two clips packed into 64 rows, 4 query blocks
+    (20, (64, 1, 4, 1), (64, 1, 4, 1, 32)),  # 2-D, three clips in 60 of 64 rows
+    (8, (64, 1, 4, 1), (64, 1, 4, 1, 16)),  # 2-D, eight clips per block
+    (13, (32, 1, 2, 1), (32, 1, 2, 1, 16)),  # 2-D, one padded clip per block, 2 query blocks
+    (64, (64, 1, 4, 2), (64, 1, 4, 1, 64)),  # 2-D, one clip, whole query block
+    (32, (32, 4, 4, 1), (32, 4, 4, 1)),  # 3-D, 32-frame blocks, 4 positions per program
+    (16, (32, 4, 4, 1), (32, 4, 4, 1)),  # 3-D, two clips packed per 32-row block
+    (40, (16, 4, 4, 1), (16, 2, 2, 1)),  # 3-D, three key blocks: online softmax, atomic dq
+    (40, (32, 1, 2, 1), (16, 1, 1, 1)),  # 2-D, several key blocks: online softmax, atomic dq
+])
+@pytest.mark.parametrize("causal, window", [(False, None), (True, None), (False, 2), (True, 5)])
+def test_forced_configs(override, T, fwd, bwd, causal, window):
+    override(fwd, bwd)
+    check(*tokens((1, T, 5, 2, 16), torch.float32), causal, window)
+
+
+def test_forced_config_fp16_and_views(override):
+    """A 2-D config on half precision and on the strided views of a fused projection."""
+    override((64, 1, 4, 1), (64, 1, 4, 1, 16))
+    g = torch.Generator().manual_seed(3)
+    qkv = torch.randn(1, 16, 6, 3, 2, 32, generator=g).to(torch.float16).to(DEVICE)
+    check(*qkv.unbind(3), causal=True, window=3)
+
+
+@pytest.mark.parametrize("config", [(8, 1, 4, 1), (64, 3, 4, 1), (32, 1, 4, 1, 64),
+                                    (32, 1, 4, 1, 8)])
+def test_bad_config_override(override, config):
+    override(config, config)
+    q = torch.randn(1, 4, 2, 1, 16)
+    with pytest.raises(ValueError, match="bad config"):
+        kernels.temporal_attention(q, q, q)
+
+
+def test_default_configs_are_valid():
+    for T in (1, 8, 9, 16, 17, 32, 33, 64, 65, 200):
+        for backward in (False, True):
+            block_t, block_s, num_warps, num_stages, block_q = MODULE._config(T, 64, backward)
+            if block_s > 1:
+                assert block_s >= num_warps, "3-D dot: one warp per sequence"
+            else:
+                assert block_t >= 16 * num_warps, "2-D dot: 16 rows per warp"
+
+
+# ----------------------------------------------------------------------------- plans, launches
+
+
+def test_plan_cache_repeats_and_still_checks_arguments(monkeypatch):
+    monkeypatch.setattr(MODULE, "_PLANS", {})
+    q, k, v = tokens((1, 6, 4, 2, 16), torch.float32)
+    first = kernels.temporal_attention(q, k, v, causal=True)
+    assert len(MODULE._PLANS) == 1
+    second = kernels.temporal_attention(q, k, v, causal=True)  # the cached plan
+    assert len(MODULE._PLANS) == 1 and torch.equal(first, second)
+    with pytest.raises(ValueError, match="causal must be a bool"):
+        kernels.temporal_attention(q, k, v, causal=1)  # 1 == True: same key, still refused
+    with pytest.raises(ValueError, match="window must be None"):
+        kernels.temporal_attention(q, k, v, causal=True, window=True)
+    with pytest.raises(ValueError, match="must have the shape of q"):
+        kernels.temporal_attention(q, k, v[:, :, :2])
+
+
+def test_no_grad_forward_matches_autograd_forward():
+    """Without a backward to come the forward skips the logsumexp; same output."""
+    q, k, v = tokens((2, 5, 7, 2, 16), torch.float32)
+    with torch.no_grad():
+        plain = kernels.temporal_attention(q, k, v, causal=True, window=2)
+    leaves = [x.detach().requires_grad_() for x in (q, k, v)]
+    graded = kernels.temporal_attention(*leaves, causal=True, window=2)
+    assert graded.requires_grad and not plain.requires_grad
+    assert torch.equal(plain, graded.detach())
+
+
+class _FakeCompiled:
+    """Stands in for Triton's CompiledKernel: records what its launcher is called with."""
+
+    function, packed_metadata = "function", "packed"
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, *args):
+        self.calls.append(args)
+
+
+class _FakeKernel:
+    arg_names = ["X", "n", "A", "B"]  # two runtime arguments, then the constants
+
+    def __init__(self):
+        self.compiled = _FakeCompiled()
+        self.jit_calls = []
+
+    def __getitem__(self, grid):
+        def launch(*args, **kwargs):
+            self.jit_calls.append((grid, args, kwargs))
+            return self.compiled
+        return launch
+
+
+def test_direct_launch_after_the_first(monkeypatch):
+    """After one launch through the JIT, _Launch calls the compiled kernel's launcher itself,
+    with Triton's argument order: grid, stream, function, metadata, hooks, then every argument
+    of the signature, the constants last (in signature order)."""
+    class Active:
+        get_current_device = staticmethod(lambda: 0)
+        get_current_stream = staticmethod(lambda device: 1234)
+
+    monkeypatch.setattr(MODULE, "_interpreted", lambda: False)
+    monkeypatch.setattr(MODULE, "driver", type("Driver", (), {"active": Active}))
+    kernel = _FakeKernel()
+    launch = MODULE._Launch(kernel, (3, 2), {"B": 7, "A": 5}, num_warps=4, num_stages=1)
+    launch("x", 10)  # a 2-D grid, as the backward's
+    assert kernel.jit_calls == [((3, 2, 1), ("x", 10), {"B": 7, "A": 5, "num_warps": 4,
+                                                          "num_stages": 1})]
+    launch("y", 11)
+    assert len(kernel.jit_calls) == 1
+    (call,) = kernel.compiled.calls
+    assert call[:5] == (3, 2, 1, 1234, "function") and call[5] == "packed"
+    assert call[6:9] == (None, None, None)  # no launch hooks set: none called
+    assert call[9:] == ("y", 11, 5, 7)
+    monkeypatch.setattr(MODULE, "FAST_LAUNCH", False)
+    other = MODULE._Launch(kernel, (1, 1, 1), {"A": 1, "B": 2}, num_warps=4, num_stages=1)
+    other("z", 1)
+    other("z", 1)
+    assert len(kernel.jit_calls) == 3  # without FAST_LAUNCH: always through the JIT
