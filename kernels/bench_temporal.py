@@ -73,6 +73,7 @@ def check(name):
         for causal, window in [(False, None), (True, 5)]:
             ok &= check_one(q, k, v, causal, window, f"{name} {shape} c={causal} w={window}")
     print(f"CHECK {name}: {'ALL PASS' if ok else 'SOME FAIL'}")
+    return ok
 
 
 def timeit(fn, warmup=5, reps=30):
@@ -347,7 +348,7 @@ def host():
 
 if __name__ == "__main__":
     if sys.argv[1] == "check":
-        check(sys.argv[2])
+        sys.exit(0 if check(sys.argv[2]) else 1)
     elif sys.argv[1] == "sweep":
         Ts = tuple(int(t) for t in sys.argv[2].split(",")) if len(sys.argv) > 2 else (8, 16, 32, 64)
         kinds = (sys.argv[3],) if len(sys.argv) > 3 else ("fwd", "bwd")

@@ -1,0 +1,41 @@
+"""kernels.bench, the one GPU benchmark command: its table parsing and its refusal without a GPU
+(the timings themselves need the GPU and live in kernels/BENCHMARKS.md)."""
+
+import os
+
+import torch
+
+if not torch.cuda.is_available():  # as in every file that imports kernels: see test_kernels_*
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+
+from kernels import bench  # noqa: E402
+
+TEXT = """intro line
+| T | mask | pass | path | ms | x fastest SDPA |
+|---|---|---|---|---|---|
+| 8 | none | fwd | ours | 0.097 | 10.87x |
+| 8 | none | fwd | ours (qkv views) | 0.096 | 11.01x |
+| 8 | none | fwd | sdpa efficient | 1.054 | 1.00x |
+
+| shape | pass | path | ms | x SDPA+permutes | x any SDPA |
+|---|---|---|---|---|---|
+| [1, 16] | fwd+bwd | ours | 5.0 | 0.94x | 0.91x |
+"""
+
+
+def test_tables_and_speedups_read_our_rows_against_the_last_ratio_column():
+    found = bench.tables(TEXT)
+    assert [len(rows) for rows in found] == [3, 1]
+    assert found[0][2] == {"T": "8", "mask": "none", "pass": "fwd", "path": "sdpa efficient",
+                           "ms": "1.054", "x fastest SDPA": "1.00x"}
+    assert bench.speedups("temporal", found[0]) == [("temporal 8 none fwd", 10.87)]
+    assert bench.speedups("spatial", found[1]) == [("spatial [1, 16] fwd+bwd", 0.91)]
+    assert bench.speedups("x", []) == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
+def test_bench_without_a_gpu_says_so(capsys):
+    assert bench.main(["--out", "unused"]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
