@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 
 import kernels  # noqa: E402
 from vdlite import backend  # noqa: E402
+from vdlite.conv3d import CausalConv3d, Conv3d  # noqa: E402
 from vdlite.transformer import VideoDiT  # noqa: E402
 
 CUDA = torch.cuda.is_available()
@@ -120,3 +121,27 @@ def test_neighbourhood_and_unsupported_shapes(monkeypatch):
     monkeypatch.setattr(backend, "kernels_for", lambda x: (kernels, False))  # as on CUDA
     assert net(x, t).shape == x.shape  # fell back to the references: no kernel call
     assert calls == {"spatial_attention": 3, "temporal_attention": 0}
+
+
+@pytest.mark.skipif(CUDA, reason="the interpreter is only set up for this file without a GPU")
+@pytest.mark.parametrize("make", [
+    lambda: Conv3d(3, 17, 3, stride=(1, 2, 1), padding=1),
+    lambda: CausalConv3d(5, 16, (3, 3, 3), pad_mode="replicate"),
+    lambda: CausalConv3d(5, 16, (3, 1, 1), stride=(2, 1, 1)),
+])
+def test_conv3d_modules_on_the_kernel_match_the_references(monkeypatch, make):
+    """vdlite's Conv3d and CausalConv3d (both pad modes, strides) through kernels.conv3d:
+    output and every gradient equal the reference modules' in float32 (1e-5)."""
+    torch.manual_seed(0)
+    conv = make()
+    x = torch.randn(2, conv.in_channels, 7, 5, 6, requires_grad=True)
+    results, calls, real = [], [], kernels.conv3d
+    monkeypatch.setattr(kernels, "conv3d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for name in ("torch", "triton"):
+        monkeypatch.setenv("VDLITE_BACKEND", name)
+        y = conv(x)
+        grads = torch.autograd.grad(y, [x, conv.weight, conv.bias], torch.ones_like(y))
+        results.append((y, *grads))
+        assert len(calls) == (name == "triton")  # the kernel ran only under triton
+    for ours, ref in zip(results[1], results[0], strict=True):
+        assert ours.shape == ref.shape and rel(ours, ref) <= 1e-5

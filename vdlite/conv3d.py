@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vdlite import backend
+
 __all__ = [
     "CausalConv3d",
     "Conv3d",
@@ -432,6 +434,11 @@ class Conv3d(nn.Module):
             nn.init.uniform_(self.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
 
     def forward(self, x: Tensor) -> Tensor:
+        kernels, forced = backend.kernels_for(x)  # the Triton kernel on CUDA (vdlite.backend)
+        if kernels is not None and (forced or kernels.takes_conv3d(
+                x, self.padding, self.dilation, self.groups)):
+            return kernels.conv3d(x, self.weight, self.bias, self.stride, self.padding,
+                                  dilation=self.dilation, groups=self.groups)
         return conv3d(
             x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
@@ -489,6 +496,11 @@ class CausalConv3d(Conv3d):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_operands(x, self.weight, self.bias, 1)
+        kernels, forced = backend.kernels_for(x)  # the padding fused, no padded copy
+        if kernels is not None and (forced or kernels.takes_conv3d(x, 0, self.dilation, 1)):
+            hw_pad = (self.pads[1][0], self.pads[2][0])
+            return kernels.conv3d(x, self.weight, self.bias, self.stride, hw_pad, True,
+                                  self.pad_mode, dilation=self.dilation)
         pads = self.pads
         if self.pad_mode == "replicate":  # frame 0, copied (kT-1)·d_T times before itself
             x = F.pad(x, (0, 0, 0, 0, self.time_pad, 0), mode="replicate")

@@ -1,0 +1,266 @@
+"""Tests for kernels.conv3d: the Triton implicit-GEMM 3D convolution, forward and backward.
+
+Oracle: ``F.conv3d`` in float64 on the same values (the kernel's inputs upcast); for
+``causal=True`` the same after padding time explicitly (``F.pad`` with kT-1 zero frames, or
+kT-1 copies of frame 0 concatenated), and ``vdlite.CausalConv3d`` in float64 for both pad
+modes. Compared: the output and dx, dweight, dbias under a random upstream gradient, by
+relative Frobenius error ``||x - ref|| / ||ref||``. Tolerances (measured errors in brackets):
+float32 1e-5 [~2e-7: full-precision dots, float32 accumulation]; float16 4e-3 [~5e-4: the
+output and gradients are rounded to float16]; bfloat16 (CUDA only) 3e-2.
+
+Shapes are odd on purpose: T = 1, 7, 13; H, W = 5, 9; Cin, Cout = 3, 17, 20; kernels
+(3, 3, 3), (3, 1, 1), (1, 3, 3), (1, 1, 1); stride 1 and 2 (where dx splits into residue
+classes, and at kT = 1 some classes have no tap at all); channels-last and contiguous x.
+
+Without a GPU the kernels run in Triton's interpreter: ``TRITON_INTERPRET=1`` is set here
+(unless the caller set it) before ``kernels`` is imported. Its cost is per operation, so the
+kernels use wide blocks there; ``test_small_tiles`` reruns cases with 16-wide blocks so that
+several position, channel and output-channel blocks (and tiles holding frame 0 among other
+frames) are covered too. bfloat16 is tested on CUDA only: the interpreter computes it wrongly.
+"""
+
+import os
+
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import importlib  # noqa: E402
+
+import pytest  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from kernels.conv3d import conv3d  # noqa: E402
+from vdlite.conv3d import CausalConv3d  # noqa: E402
+
+module = importlib.import_module("kernels.conv3d")
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+TOL = {torch.float32: 1e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
+DTYPES = [pytest.param(torch.float32, id="fp32"), pytest.param(torch.float16, id="fp16")]
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def reference(x, w, b, stride, padding, causal, pad_mode):
+    """The float64 oracle: F.conv3d, after padding time by hand when causal.
+
+    causal: padding = (pH, pW) or (0, pH, pW); kT-1 zero frames or copies of frame 0 go before
+    frame 0."""
+    if causal:
+        kT = w.shape[2]
+        if pad_mode == "replicate":
+            x = torch.cat([x[:, :, :1]] * (kT - 1) + [x], dim=2)
+        else:
+            x = F.pad(x, (0, 0, 0, 0, kT - 1, 0))
+        padding = (0, *padding[-2:])
+    return F.conv3d(x, w, b, stride, padding)
+
+
+def error(x, ref):
+    """Relative Frobenius error of x against a float64 reference."""
+    return ((x.double() - ref).norm() / ref.norm()).item()
+
+
+def operands(shape, c_out, kernel, dtype, channels_last=True, bias=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g).to(dtype)
+    w = (torch.randn(c_out, shape[1], *kernel, generator=g) / 4).to(dtype)
+    b = torch.randn(c_out, generator=g).to(dtype) if bias else None
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    return [t.to(DEVICE) if t is not None else None for t in (x, w, b)]
+
+
+def check(shape, c_out, kernel, stride=1, padding=0, causal=False, pad_mode="zeros",
+          dtype=torch.float32, channels_last=True, bias=True):
+    """Kernel against the float64 oracle: output, dx, dweight, dbias, layouts and dtypes."""
+    x, w, b = operands(shape, c_out, kernel, dtype, channels_last, bias)
+    leaves = [t.detach().requires_grad_() for t in (x, w, b) if t is not None]
+    y = conv3d(*leaves, *([None] if b is None else []), stride=stride, padding=padding,
+               causal=causal, pad_mode=pad_mode)
+    grad = torch.randn(y.shape, generator=torch.Generator().manual_seed(1)).to(dtype).to(DEVICE)
+    y.backward(grad)
+    leaves64 = [t.detach().double().requires_grad_() for t in (x, w, b) if t is not None]
+    ref = reference(*leaves64, *([None] if b is None else []), stride,
+                    padding, causal, pad_mode)
+    ref.backward(grad.double())
+
+    assert y.shape == ref.shape and y.dtype == dtype
+    assert y.is_contiguous(memory_format=torch.channels_last_3d)
+    assert error(y, ref) <= TOL[dtype], f"out: error {error(y, ref):.2e}"
+    for name, t, t64 in zip(("dx", "dweight", "dbias"), leaves, leaves64, strict=False):
+        assert t.grad.shape == t.shape and t.grad.dtype == dtype, name
+        assert error(t.grad, t64.grad) <= TOL[dtype], f"{name}: error {error(t.grad, t64.grad):.2e}"
+
+
+def with_dtypes(cases, half=2):
+    """Each case in float32, the first ``half`` also in float16."""
+    return ([pytest.param(*case, torch.float32, id=f"{case}-fp32") for case in cases]
+            + [pytest.param(*case, torch.float16, id=f"{case}-fp16") for case in cases[:half]])
+
+
+# (shape [N, Cin, T, H, W], Cout, kernel, stride, padding): non-causal, zero padding
+PLAIN = [
+    ((2, 3, 5, 5, 5), 17, (3, 3, 3), 1, 1),
+    ((1, 20, 13, 5, 9), 3, (3, 3, 3), 2, 1),
+    ((1, 17, 7, 9, 5), 20, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
+    ((2, 5, 7, 5, 9), 20, (3, 1, 1), (2, 1, 1), (1, 0, 0)),
+    ((1, 20, 7, 5, 9), 17, (1, 1, 1), 2, 0),  # stride > kernel: some inputs get no gradient
+    ((1, 3, 5, 9, 5), 17, (3, 3, 3), 1, 0),  # no padding ("valid")
+    ((2, 17, 1, 5, 9), 3, (1, 3, 3), 1, (0, 2, 1)),  # T = 1, uneven H/W padding
+]
+
+
+@pytest.mark.parametrize("shape, c_out, kernel, stride, padding, dtype", with_dtypes(PLAIN))
+def test_matches_f_conv3d(shape, c_out, kernel, stride, padding, dtype):
+    check(shape, c_out, kernel, stride, padding, dtype=dtype)
+
+
+# (shape, Cout, kernel, stride, (pH, pW)): causal in time
+CAUSAL = [
+    ((1, 3, 7, 5, 9), 17, (3, 3, 3), 1, (1, 1)),
+    ((1, 20, 13, 5, 9), 17, (3, 3, 3), 2, (1, 1)),
+    ((1, 3, 1, 9, 5), 20, (3, 3, 3), 1, (1, 1)),  # T = 1: every tap but the last is padding
+    ((1, 5, 13, 5, 9), 17, (3, 1, 1), 1, (0, 0)),
+    ((1, 17, 7, 5, 9), 3, (3, 1, 1), (2, 1, 1), (0, 0)),
+    ((2, 5, 7, 5, 9), 17, (1, 3, 3), 1, (1, 1)),  # kT = 1: nothing to pad in time
+]
+
+
+@pytest.mark.parametrize("pad_mode", ["zeros", "replicate"])
+@pytest.mark.parametrize("shape, c_out, kernel, stride, padding, dtype", with_dtypes(CAUSAL))
+def test_causal_matches_padded_reference(shape, c_out, kernel, stride, padding, dtype, pad_mode):
+    check(shape, c_out, kernel, stride, padding, True, pad_mode, dtype=dtype)
+
+
+@pytest.mark.parametrize("causal, pad_mode, stride, padding", [
+    (False, "zeros", 1, 1), (True, "zeros", 1, (1, 1)), (True, "replicate", (2, 1, 2), (0, 1, 1)),
+])
+def test_contiguous_input(causal, pad_mode, stride, padding):
+    """NCDHW x (channels strided by T*H*W) gives the same results, read through strides."""
+    check((1, 20, 5, 5, 9), 17, (3, 3, 3), stride, padding, causal, pad_mode,
+          channels_last=False)
+
+
+@pytest.mark.parametrize("pad_mode", ["zeros", "replicate"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_matches_vdlite_causal_conv3d(pad_mode, stride):
+    """The documented mapping: CausalConv3d(k, stride, pad_mode)(x) ==
+    conv3d(x, weight, bias, stride, (kH // 2, kW // 2), causal=True, pad_mode=pad_mode)."""
+    torch.manual_seed(0)
+    m = CausalConv3d(5, 17, (3, 3, 3), stride=stride, pad_mode=pad_mode).double()
+    x = torch.randn(1, 5, 7, 9, 5, dtype=torch.float64, requires_grad=True)
+    ref = m(x)
+    grad = torch.randn(ref.shape, dtype=torch.float64)
+    ref.backward(grad)
+    leaves = [t.detach().float().to(DEVICE).requires_grad_() for t in (x, m.weight, m.bias)]
+    y = conv3d(*leaves, stride=stride, padding=1, causal=True, pad_mode=pad_mode)
+    y.backward(grad.float().to(DEVICE))
+    assert error(y, ref) <= 1e-5
+    for t, t64 in zip(leaves, (x, m.weight, m.bias), strict=True):
+        assert error(t.grad, t64.grad) <= 1e-5
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_small_tiles(monkeypatch, stride):
+    """16-wide blocks: several position blocks, two Cin and Cout blocks per GEMM, two dW
+    shares, and frame-0 rows sharing a tile with frame-1 rows (the replicate correction's
+    row mask)."""
+    monkeypatch.setattr(module, "_config", lambda *args: module._Tiles(16, 16, 16, 1, 1))
+    check((1, 20, 4, 2, 5), 17, (3, 1, 3), stride, (0, 1), True, "replicate")
+
+
+def test_causal_output_ignores_the_future():
+    """Property: changing frames > t leaves output frames <= t unchanged (both pad modes)."""
+    x, w, b = operands((1, 3, 7, 5, 5), 17, (3, 3, 3), torch.float32)
+    x2 = x.clone()
+    x2[:, :, 4:] = torch.randn_like(x2[:, :, 4:])
+    for pad_mode in ("zeros", "replicate"):
+        y = conv3d(x, w, b, padding=1, causal=True, pad_mode=pad_mode)
+        y2 = conv3d(x2, w, b, padding=1, causal=True, pad_mode=pad_mode)
+        assert y.shape[2] == 7
+        assert torch.equal(y[:, :, :4], y2[:, :, :4])
+        assert not torch.allclose(y[:, :, 4:], y2[:, :, 4:])
+
+
+def test_no_bias_and_expanded_upstream_gradient():
+    """bias=None, and dy with stride 0 everywhere (y.sum()): made channels-last first."""
+    x, w, _ = operands((1, 5, 7, 5, 9), 17, (3, 3, 3), torch.float32, bias=False)
+    x.requires_grad_()
+    w.requires_grad_()
+    conv3d(x, w, causal=True, padding=1, pad_mode="replicate").sum().backward()
+    x64, w64 = (t.detach().double().requires_grad_() for t in (x, w))
+    reference(x64, w64, None, 1, (1, 1), True, "replicate").sum().backward()
+    assert error(x.grad, x64.grad) <= 1e-5 and error(w.grad, w64.grad) <= 1e-5
+
+
+def test_gradient_of_weight_only():
+    """Only dweight asked for: dx is not computed, and dweight is still right."""
+    x, w, b = operands((1, 5, 7, 5, 9), 17, (3, 3, 3), torch.float32)
+    w.requires_grad_()
+    (gw,) = torch.autograd.grad(conv3d(x, w, b, padding=1).square().sum(), w)
+    w64 = w.detach().double().requires_grad_()
+    (gw64,) = torch.autograd.grad(F.conv3d(x.double(), w64, b.double(), padding=1)
+                                  .square().sum(), w64)
+    assert error(gw, gw64) <= 1e-5
+
+
+def test_empty_batch():
+    x, w, b = operands((0, 3, 7, 5, 9), 17, (3, 3, 3), torch.float32)
+    leaves = [t.requires_grad_() for t in (x, w, b)]
+    y = conv3d(*leaves, padding=1)
+    y.sum().backward()
+    assert y.shape == (0, 17, 7, 5, 9) and x.grad.shape == x.shape
+    assert w.grad.abs().sum() == 0 and b.grad.abs().sum() == 0
+
+
+@needs_cuda
+@pytest.mark.parametrize("causal, pad_mode, stride", [
+    (False, "zeros", 1), (True, "zeros", 1), (True, "replicate", 1), (True, "replicate", 2),
+])
+def test_bfloat16_on_cuda(causal, pad_mode, stride):
+    check((2, 64, 9, 17, 33), 96, (3, 3, 3), stride, (1, 1) if causal else 1, causal, pad_mode,
+          dtype=torch.bfloat16)
+
+
+def bad_calls():
+    """(name, args, kwargs, error match): each must raise ValueError before launching."""
+    x = torch.randn(1, 4, 5, 6, 6)
+    w = torch.randn(8, 4, 3, 3, 3)
+    return [
+        ("x rank", (x[0], w), {}, r"x must be a 5-D tensor \[N, C, T, H, W\]"),
+        ("weight rank", (x, w[0]), {}, r"weight must be a 5-D tensor \[Cout, Cin"),
+        ("channels", (x, w[:, :3]), {}, "in_channels mismatch: x has 4 channels"),
+        ("float64", (x.double(), w.double()), {}, "supports float16, bfloat16 and float32"),
+        ("dtypes", (x, w.half()), {}, "weight must share x's dtype and device"),
+        ("devices", (x, w.to("meta")), {}, "weight must share x's dtype and device"),
+        ("bias shape", (x, w, torch.randn(7)), {}, r"bias must have shape \(8,\)"),
+        ("bias dtype", (x, w, torch.randn(8).half()), {}, "bias must share x's dtype"),
+        ("stride 0", (x, w), {"stride": 0}, "stride must be >= 1"),
+        ("stride pair", (x, w), {"stride": (1, 2)}, "stride must be an int or 3 ints"),
+        ("padding < 0", (x, w), {"padding": -1}, "padding must be >= 0"),
+        ("padding str", (x, w), {"padding": "same"}, "padding must be an int or 3 ints"),
+        ("causal time padding", (x, w), {"causal": True, "padding": (1, 1, 1)},
+         "padding applies to H and W only"),
+        ("pad_mode", (x, w), {"causal": True, "pad_mode": "reflect"},
+         r"pad_mode must be one of \('zeros', 'replicate'\)"),
+        ("replicate needs causal", (x, w), {"pad_mode": "replicate"}, "needs causal=True"),
+        ("causal bool", (x, w), {"causal": 1}, "causal must be a bool"),
+        ("dilation", (x, w), {"dilation": 2}, "supports dilation=1 only"),
+        ("groups", (x, w), {"groups": 2}, "supports groups=1 only"),
+        ("kernel too long", (x, torch.randn(8, 4, 7, 3, 3)), {}, "kernel size 7 along T"),
+    ]
+
+
+@pytest.mark.parametrize("args, kwargs, match",
+                         [pytest.param(*case[1:], id=case[0]) for case in bad_calls()])
+def test_clear_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        conv3d(*args, **kwargs)
+
+
+def test_cpu_without_interpreter_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(module, "_interpreted", lambda: False)
+    x, w = torch.randn(1, 4, 5, 6, 6), torch.randn(8, 4, 3, 3, 3)
+    with pytest.raises(RuntimeError, match="use CUDA tensors, or set TRITON_INTERPRET=1"):
+        conv3d(x, w)
