@@ -70,14 +70,17 @@ def speedups(name: str, rows: list[dict[str, str]]) -> list[tuple[str, float]]:
         return []
     keys = columns[: columns.index("path")]
     out = []
+    extra = [c for c in ("layout",) if c in columns]
     for row in rows:
         if row["path"].startswith("ours") and "views" not in row["path"]:
-            label = f"{name} " + " ".join(row[k] for k in keys)
+            detail = row["path"][len("ours"):].strip()  # e.g. "zeros" for the conv3d paths
+            parts = [row[k] for k in keys] + [detail] + [row[k] for k in extra]
+            label = f"{name} " + " ".join(p for p in parts if p)
             out.append((label, float(row[ratio[-1]].rstrip("x"))))
     return out
 
 
-def plot(results: list[tuple[str, float]], path: Path) -> None:
+def plot(results: list[tuple[str, float]], path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,7 +95,7 @@ def plot(results: list[tuple[str, float]], path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel("speed-up over the fastest PyTorch way (same GPU, same process; log scale)")
-    ax.set_title(torch.cuda.get_device_name(0) + ", bf16")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
 
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     written = [out / "results.md"]
     try:
         if ratios:
-            plot(ratios, out / "speedups.png")
+            plot(ratios, out / "speedups.png", torch.cuda.get_device_name(0) + ", bf16")
             written.append(out / "speedups.png")
     except ImportError as err:  # the tables are the result; the plot is a convenience
         print(f"no plot: {err}", file=sys.stderr)
