@@ -18,7 +18,6 @@ the rate as a fraction of a large bf16 matmul's, measured in the same process.
 import argparse
 import importlib
 import json
-import statistics
 import sys
 import time
 
@@ -26,6 +25,7 @@ import torch
 import torch.nn.functional as F
 import triton
 
+from kernels._common import timeit
 from kernels.conv3d import conv3d
 
 mod = importlib.import_module("kernels.conv3d")
@@ -98,21 +98,6 @@ def check(name):
         ok &= check_one(shape, c_out, kernel, stride, padding, causal, pad_mode, dtype, cl, label)
     print(f"CHECK {name}: {'ALL PASS' if ok else 'SOME FAIL'}", flush=True)
     return ok
-
-
-def timeit(fn, warmup=5, reps=30):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    events = []
-    for _ in range(reps):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn()
-        e.record()
-        events.append((s, e))
-    torch.cuda.synchronize()
-    return statistics.median(s.elapsed_time(e) for s, e in events)
 
 
 def matmul_rate():

@@ -19,7 +19,6 @@ ceiling is a bf16 matmul (8192^3) timed in the same process. Results: kernels/BE
 """
 
 import importlib
-import statistics
 import sys
 
 import torch
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 import triton
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from kernels._common import timeit
 from kernels.spatial_attention import spatial_attention
 from vdlite.attention import spatial_attention as reference
 
@@ -70,21 +70,6 @@ def check(name):
         ok &= check_one(*qkv.unbind(3), f"{name} fused qkv views S=1024 D={D}")
     print(f"CHECK {name}: {'ALL PASS' if ok else 'SOME FAIL'}", flush=True)
     return ok
-
-
-def timeit(fn, warmup=5, reps=30):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    events = []
-    for _ in range(reps):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn()
-        e.record()
-        events.append((s, e))
-    torch.cuda.synchronize()
-    return statistics.median(s.elapsed_time(e) for s, e in events)
 
 
 def gemm_peak():

@@ -13,7 +13,6 @@ Results: kernels/BENCHMARKS.md.
 
 import importlib
 import math
-import statistics
 import sys
 
 import torch
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 import triton
 
 import kernels
+from kernels._common import timeit
 from vdlite.attention import temporal_attention as reference
 
 mod = importlib.import_module("kernels.temporal_attention")
@@ -74,21 +74,6 @@ def check(name):
             ok &= check_one(q, k, v, causal, window, f"{name} {shape} c={causal} w={window}")
     print(f"CHECK {name}: {'ALL PASS' if ok else 'SOME FAIL'}")
     return ok
-
-
-def timeit(fn, warmup=5, reps=30):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    events = []
-    for _ in range(reps):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn()
-        e.record()
-        events.append((s, e))
-    torch.cuda.synchronize()
-    return statistics.median(s.elapsed_time(e) for s, e in events)
 
 
 def to_sdpa(x):  # [B, T, S, H, D] -> [B*S, H, T, D] (a copy)

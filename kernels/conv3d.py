@@ -85,6 +85,8 @@ import triton.language as tl
 from torch import Tensor
 from triton.runtime.jit import JITFunction
 
+from kernels._common import _cdiv, _precision, _sum
+
 __all__ = ["conv3d"]
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32)
@@ -95,21 +97,7 @@ Size3 = tuple[int, int, int]
 # ----------------------------------------------------------------------------- Triton helpers
 
 
-# Triton's own jit helpers (tl.cdiv, tl.zeros, tl.sum) are fixed in compiled mode when triton is
-# imported before TRITON_INTERPRET=1 is set, and then cannot run inside an interpreted kernel:
-# these stand-ins are defined here, so they follow this module (see kernels/temporal_attention).
-
-
-@triton.jit
-def _cdiv(a, b):
-    """ceil(a / b) for a >= 0."""
-    return (a + b - 1) // b
-
-
-@triton.jit
-def _sum(x, axis: tl.constexpr):
-    """tl.sum(x, axis)."""
-    return tl.reduce(x, axis, tl.standard._sum_combine)
+# The stand-ins for Triton's own jit helpers (_cdiv, _max, _sum) live in kernels/_common.py.
 
 
 @triton.jit
@@ -578,11 +566,6 @@ def _weight_grad(x: Tensor, dy: Tensor, weight_shape: torch.Size, geo: _Geometry
     buf = buf.sum(0)  # the split shares: [taps * Cin * Cout + Cout]
     dw = buf[:-Cout].view(kT, kH, kW, Cin, Cout).permute(4, 3, 0, 1, 2)  # [Cout, Cin, kT, kH, kW]
     return dw.to(x.dtype).contiguous(), buf[-Cout:].to(x.dtype) if has_bias else None
-
-
-def _precision(dtype: torch.dtype) -> str:
-    """float32 dots in full precision; half types go to the tensor cores as they are."""
-    return "ieee" if dtype == torch.float32 else "tf32"
 
 
 def _arrange(weight: Tensor) -> Tensor:

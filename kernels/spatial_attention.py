@@ -88,6 +88,7 @@ import triton.language as tl
 from torch import Tensor
 from triton.runtime.jit import JITFunction
 
+from kernels._common import _cdiv, _max, _precision, _sum
 from vdlite.attention import _check_qkv
 
 __all__ = ["spatial_attention"]
@@ -100,28 +101,7 @@ LOG2E = 1.4426950408889634
 # ----------------------------------------------------------------------------- Triton helpers
 
 
-# Triton's own jit helpers (tl.cdiv, tl.max, tl.sum) are fixed in compiled mode when triton is
-# imported before TRITON_INTERPRET=1 is set (torch imports it early), and then cannot run inside
-# an interpreted kernel. These stand-ins are defined here, so they follow this module (as in
-# temporal_attention.py); the reductions reuse Triton's combine functions.
-
-
-@triton.jit
-def _cdiv(a, b):
-    """ceil(a / b) for a >= 0."""
-    return (a + b - 1) // b
-
-
-@triton.jit
-def _max(x, axis: tl.constexpr):
-    """tl.max(x, axis)."""
-    return tl.reduce(x, axis, tl.standard._elementwise_max)
-
-
-@triton.jit
-def _sum(x, axis: tl.constexpr):
-    """tl.sum(x, axis) of float32 values."""
-    return tl.reduce(x, axis, tl.standard._sum_combine)
+# The stand-ins for Triton's own jit helpers (_cdiv, _max, _sum) live in kernels/_common.py.
 
 
 @triton.jit
@@ -338,11 +318,6 @@ def _config(D: int, dtype: torch.dtype, kernel: str) -> tuple[int, int, int, int
     if D <= 64:
         return {"fwd": (128, 64, 8, 3), "dq": (128, 64, 4, 3), "dkdv": (64, 64, 4, 3)}[kernel]
     return {"fwd": (64, 64, 4, 3), "dq": (128, 64, 8, 3), "dkdv": (32, 64, 4, 3)}[kernel]
-
-
-def _precision(dtype: torch.dtype) -> str:
-    """float32 dots in full precision; half types go to the tensor cores as they are."""
-    return "ieee" if dtype == torch.float32 else "tf32"
 
 
 def _fit(block: int, S: int) -> int:

@@ -95,6 +95,7 @@ from triton import knobs
 from triton.runtime import driver
 from triton.runtime.jit import JITFunction
 
+from kernels._common import _cdiv, _max, _precision, _sum
 from vdlite.attention import _check_qkv
 
 __all__ = ["temporal_attention"]
@@ -107,29 +108,7 @@ LOG2E = 1.4426950408889634
 # ----------------------------------------------------------------------------- Triton helpers
 
 
-# Triton's own jit helpers (tl.cdiv, tl.zeros, tl.max, tl.sum) are fixed in compiled mode when
-# triton is imported before TRITON_INTERPRET=1 is set (torch imports it early, e.g. in
-# torch.utils.flop_counter), and then cannot run inside an interpreted kernel. These four
-# stand-ins are defined here, so they follow this module; the reductions reuse Triton's combine
-# functions, which the interpreter maps to numpy.
-
-
-@triton.jit
-def _cdiv(a, b):
-    """ceil(a / b) for a >= 0."""
-    return (a + b - 1) // b
-
-
-@triton.jit
-def _max(x, axis: tl.constexpr):
-    """tl.max(x, axis)."""
-    return tl.reduce(x, axis, tl.standard._elementwise_max)
-
-
-@triton.jit
-def _sum(x, axis: tl.constexpr):
-    """tl.sum(x, axis) of float32 values."""
-    return tl.reduce(x, axis, tl.standard._sum_combine)
+# The stand-ins for Triton's own jit helpers (_cdiv, _max, _sum) live in kernels/_common.py.
 
 
 @triton.jit
@@ -613,11 +592,6 @@ def _pack(T: int, block_t: int) -> int:
 def _effective_window(T: int, window: int | None) -> int | None:
     """A window >= T - 1 excludes nothing: drop it (also keeps huge ints out of int32)."""
     return None if window is None or window >= T - 1 else window
-
-
-def _precision(dtype: torch.dtype) -> str:
-    """float32 dots in full precision; half types go to the tensor cores as they are."""
-    return "ieee" if dtype == torch.float32 else "tf32"
 
 
 FAST_LAUNCH = True  # launch compiled kernels straight through their launcher (see _Launch)
