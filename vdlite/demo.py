@@ -38,8 +38,8 @@ PRESETS = {
     "cuda": dict(frames=16, size=64, conv="full", base_channels=32, channel_mults=(1, 2, 2),
                  patch_size=2, temporal_downsample=True, batch=16, steps=1500, lr=1e-3,
                  prediction="x0"),
-    # temporal attention over the 3x3 patches around each token (radius 1): per-position
-    # attention ghosts moving sprites; 1400 steps: sprites found as often as the U-Net's
+    # temporal attention over the 3x3 patches around each token (radius 1), because
+    # per-position attention ghosts moving sprites; 1400 steps, since radius 1 learns slower
     "cpu-dit": dict(arch="dit", frames=8, size=32, patch_size=4, dim=64, depth=4, heads=4,
                     temporal_radius=1, batch=8, steps=1400, lr=1e-3, prediction="x0"),
     # not yet sized by a run on the GPU (the "cuda" U-Net preset was): a starting point
