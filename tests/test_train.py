@@ -7,6 +7,8 @@ plain conditional sampling, and that misuse raises a clear error. Whether traini
 is measured elsewhere (tests/test_demo.py, tests/test_prompts.py).
 """
 
+import math
+
 import pytest
 import torch
 
@@ -19,6 +21,7 @@ from vdlite.train import (
     caption_batches,
     clip_batches,
     load_checkpoint,
+    lr_factor,
     sample,
     save_checkpoint,
     train,
@@ -49,6 +52,38 @@ def test_config_errors():
         TrainConfig(arch="rnn")
     with pytest.raises(ValueError, match="needs arch='dit'"):
         TrainConfig(text=True)
+    with pytest.raises(ValueError, match="fine_patch applies only to arch='dit'"):
+        TrainConfig(fine_patch=2)
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        TrainConfig(lr_schedule="step")
+
+
+@pytest.mark.parametrize("steps", [7, 200])
+def test_lr_factor_warms_up_then_holds_or_decays_to_zero(steps):
+    warmup = max(1, steps // 20)
+    const = TrainConfig(steps=steps)
+    cos = TrainConfig(steps=steps, lr_schedule="cosine")
+    for s in range(steps):
+        ramp = min(1.0, (s + 1) / warmup)
+        assert lr_factor(s, const) == pytest.approx(ramp, abs=1e-15)
+        assert lr_factor(s, cos) == pytest.approx(ramp * (1 + math.cos(math.pi * s / steps)) / 2,
+                                                  abs=1e-15)
+    assert lr_factor(steps, cos) == pytest.approx(0.0, abs=1e-15)
+    assert lr_factor(steps // 2, cos) == pytest.approx(0.5, abs=0.02 + 1 / steps)
+
+
+def test_training_follows_the_cosine_schedule(monkeypatch):
+    cfg = TrainConfig(**{**TINY, "steps": 4, "lr_schedule": "cosine"})
+    seen = []
+    step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    train(cfg, clip_batches(sprites(), cfg.batch), progress=False)
+    assert seen == pytest.approx([cfg.lr * lr_factor(s, cfg) for s in range(4)], rel=1e-12)
 
 
 def test_caption_batches_pair_clips_with_their_captions():
@@ -123,6 +158,23 @@ def test_cli_train_and_sample_with_a_prompt(tmp_path):
     assert torch.load(out / "samples.pt").shape == (2, 3, 3, 16, 16)
     saved = torch.load(ckpt / "model.pt", weights_only=False)
     assert saved["config"]["temporal_radius"] == 1  # the CLI's default for the DiT
+
+
+def test_cli_train_with_fine_patch_and_its_errors(tmp_path, capsys):
+    assert main(["train", "--arch", "dit", "--patch", "4", "--fine-patch", "2", "--steps", "1",
+                 "--batch", "2", "--frames", "3", "--size", "8", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    saved = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert saved["config"]["fine_patch"] == 2 and saved["config"]["patch_size"] == 4
+    model, cfg = load_checkpoint(tmp_path / "model.pt")
+    assert model.fine_patch == 2 and sample(model, cfg, 1, 2, progress=False).shape == (
+        1, 3, 3, 8, 8)
+    capsys.readouterr()
+    assert main(["train", "--fine-patch", "2", "--steps", "1", "--out", str(tmp_path)]) == 2
+    assert "--fine-patch needs --arch dit" in capsys.readouterr().err
+    assert main(["train", "--arch", "dit", "--patch", "4", "--fine-patch", "3", "--steps", "1",
+                 "--out", str(tmp_path)]) == 2
+    assert "fine_patch must divide patch_size=4" in capsys.readouterr().err
 
 
 def test_cli_prompt_errors(tmp_path, capsys):

@@ -24,8 +24,10 @@ from vdlite.transformer import (
     SelfAttention,
     VideoDiT,
     inflate,
+    merge_tokens,
     patchify,
     set_temporal_attention,
+    split_tokens,
     unpatchify,
 )
 
@@ -86,6 +88,20 @@ def test_patchify_and_unpatchify_are_inverses():
                                rtol=0, atol=0)
     assert torch.equal(unpatchify(tokens, 2, (3, 5)), x)
     assert torch.equal(patchify(unpatchify(tokens, 2, (3, 5)), 2), tokens)
+
+
+@pytest.mark.parametrize("m,hw", [(2, (3, 5)), (3, (1, 2))])
+def test_merge_and_split_tokens_are_inverses_and_merge_is_patchify_of_the_token_grid(m, hw):
+    gen = torch.Generator().manual_seed(1)
+    fine = torch.randn(2, 3, hw[0] * m * hw[1] * m, 4, generator=gen, dtype=F64)  # [B,T,S_f,C]
+    merged = merge_tokens(fine, hw, m)
+    assert merged.shape == (2, 3, hw[0] * hw[1], m * m * 4)
+    assert torch.equal(split_tokens(merged, hw, m), fine)
+    # As an image [B, C, T, H_f, W_f], merging is patchify with p = m, up to channel order:
+    # merged token i*W + j holds fine tokens (i*m + a, j*m + b) in (a, b, channel) order.
+    grid = fine.reshape(2, 3, hw[0] * m, hw[1] * m, 4).permute(0, 4, 1, 2, 3)
+    by_patch = patchify(grid, m).reshape(2, 3, hw[0] * hw[1], 4, m * m).transpose(3, 4)
+    assert torch.equal(merged, by_patch.reshape(merged.shape))
 
 
 @pytest.mark.parametrize("T", [1, 3, 5])
@@ -207,13 +223,36 @@ def test_fresh_block_is_the_identity_and_fresh_model_predicts_zero():
     assert torch.equal(block(x, c, (3, 3), ctx), x)
     net = VideoDiT(3, 2, dim=24, depth=2, heads=2, text_encoder=TinyText())
     assert torch.count_nonzero(net(video(T=3).float(), torch.tensor([1, 2]))) == 0
+    fine = VideoDiT(3, 2, dim=24, depth=2, heads=2, fine_patch=1, fine_dim=8)
+    assert torch.count_nonzero(fine(video(T=3).float(), torch.tensor([1, 2]))) == 0
 
 
-@pytest.mark.parametrize("text,radius", [(False, 0), (True, 0), (False, 1)])
-def test_inflated_model_is_the_image_model_frame_by_frame(text, radius):
+def test_fine_patch_model_has_the_input_shape_and_learns_from_zero():
+    """fine_patch: blocks on a 3 x 3 grid of 2 x 2 patches, pixels drawn from 1 x 1 tokens."""
+    net = VideoDiT(3, 2, dim=24, depth=2, heads=2, fine_patch=1, fine_dim=8,
+                   temporal_radius=1).double()
+    x, t = video(T=5, H=6, W=6), torch.tensor([3, 900])
+    loss = F.mse_loss(net(x, t), x)
+    loss.backward()
+    assert net.fine_head.conv.weight.grad.abs().max() > 0  # the zero conv gets a gradient
+    with torch.no_grad():
+        for p in net.parameters():
+            p -= 0.1 * p.grad
+    y = net(x, t)
+    assert y.shape == x.shape and torch.isfinite(y).all() and y.abs().max() > 0
+    with pytest.raises(ValueError, match="fine_patch must divide patch_size=4"):
+        VideoDiT(3, 4, dim=24, depth=1, heads=2, fine_patch=3)
+    with pytest.raises(ValueError, match="fine_patch must divide patch_size=2"):
+        VideoDiT(3, 2, dim=24, depth=1, heads=2, fine_patch=2)
+
+
+@pytest.mark.parametrize("text,radius,fine", [(False, 0, None), (True, 0, None), (False, 1, None),
+                                              (True, 1, 1)])
+def test_inflated_model_is_the_image_model_frame_by_frame(text, radius, fine):
     torch.manual_seed(5)
     img = VideoDiT(3, 2, dim=24, depth=2, heads=2, temporal=False, causal=text,
-                   text_encoder=TinyText() if text else None, temporal_radius=radius)
+                   text_encoder=TinyText() if text else None, temporal_radius=radius,
+                   fine_patch=fine, fine_dim=8)
     img = randomise(img.double(), 5)
     net = inflate(img)
     assert net.config == {**img.config, "temporal": True}
@@ -257,8 +296,10 @@ def test_disabled_temporal_attention_is_the_image_model_frame_by_frame():
     assert torch.equal(net(x, t), on)
 
 
-def test_image_model_never_mixes_frames():
-    net = randomise(VideoDiT(3, 2, dim=24, depth=2, heads=2, temporal=False).double(), 8)
+@pytest.mark.parametrize("fine", [None, 1])
+def test_image_model_never_mixes_frames(fine):
+    net = randomise(VideoDiT(3, 2, dim=24, depth=2, heads=2, temporal=False, fine_patch=fine,
+                             fine_dim=8).double(), 8)
     x, t = video(T=5), torch.tensor([9, 99])
     x2 = x.clone()
     x2[:, :, 2] += 1.0
@@ -286,8 +327,10 @@ def test_text_conditioning_changes_the_output_and_none_means_the_empty_prompt():
         net(x, t, [[1, 2]])
 
 
-def test_config_rebuilds_the_same_network():
-    net = randomise(VideoDiT(3, 2, dim=24, depth=2, heads=2, causal=True, window=1).double(), 10)
+@pytest.mark.parametrize("fine", [None, 1])
+def test_config_rebuilds_the_same_network(fine):
+    net = randomise(VideoDiT(3, 2, dim=24, depth=2, heads=2, causal=True, window=1,
+                             fine_patch=fine, fine_dim=8).double(), 10)
     copy = VideoDiT(**net.config).double()
     copy.load_state_dict(net.state_dict())
     x, t = video(T=3), torch.tensor([1, 2])

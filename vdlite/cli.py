@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--temporal-radius", type=int, default=None,
                     help="dit: temporal attention over the (2r+1)^2 positions around each token "
                          "in every frame (default 1; 0 = the same position only)")
+    tr.add_argument("--fine-patch", type=positive_int, default=None,
+                    help="DiT: embed and draw pixels as f x f patches around the blocks' "
+                         "patches (must divide --patch; default: off)")
     tr.add_argument("--prompts", action="store_true",
                     help="condition on captions written from the sprites' ground truth "
                          "(needs --arch dit and --data sprites)")
@@ -149,11 +152,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.temporal_radius is not None and (args.arch != "dit" or args.temporal_radius < 0):
         raise UsageError("--temporal-radius takes an int >= 0 and needs --arch dit")
     radius = args.temporal_radius if args.temporal_radius is not None else int(args.arch == "dit")
+    if args.fine_patch is not None and args.arch != "dit":
+        raise UsageError("--fine-patch needs --arch dit")
     cfg = TrainConfig(mode=args.mode, arch=args.arch, conv=args.conv, frames=args.frames,
                       size=args.size, batch=args.batch, lr=args.lr, steps=args.steps,
                       seed=args.seed, text=args.prompts,
                       patch_size=args.patch or (4 if args.arch == "dit" else 1),
-                      temporal_radius=radius)
+                      temporal_radius=radius, fine_patch=args.fine_patch or 0)
     batches = (caption_batches if args.prompts else clip_batches)(data, args.batch, args.seed)
     model, losses = train(cfg, batches, device, progress=not args.no_progress)
     path = Path(args.out) / "model.pt"

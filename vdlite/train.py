@@ -16,6 +16,7 @@ samples' temporal consistency comes from modelling the frames jointly.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -29,6 +30,7 @@ from vdlite.unet3d import UNet3D
 
 MODES = ("video", "frame")
 ARCHS = ("unet", "dit")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -49,6 +51,7 @@ class TrainConfig:
     depth: int = 4
     heads: int = 4
     temporal_radius: int = 0  # DiT: temporal attention over the (2r+1)^2 nearby positions
+    fine_patch: int = 0  # DiT: embed f x f patches, merged into the blocks' p x p (0 = off)
     text: bool = False
     text_dim: int = 64
     text_layers: int = 2
@@ -58,6 +61,7 @@ class TrainConfig:
     prediction: str = "v"
     batch: int = 8
     lr: float = 2e-3
+    lr_schedule: str = "constant"  # after the warm-up: "constant", or "cosine" decay to 0
     steps: int = 600
     ema_decay: float = 0.995
     seed: int = 0
@@ -69,6 +73,10 @@ class TrainConfig:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.text and self.arch != "dit":
             raise ValueError("prompt conditioning (text=True) needs arch='dit'")
+        if self.fine_patch and self.arch != "dit":
+            raise ValueError("fine_patch applies only to arch='dit'")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.steps < 1 or self.batch < 1 or self.frames < 1:
             raise ValueError("steps, batch and frames must be positive")
         self.channel_mults = tuple(self.channel_mults)
@@ -90,7 +98,8 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
 
         encoder = TextEncoder(cfg.text_dim, cfg.text_layers) if cfg.text else None
         return VideoDiT(3, cfg.patch_size, cfg.dim, cfg.depth, cfg.heads, temporal=video,
-                        text_encoder=encoder, temporal_radius=cfg.temporal_radius)
+                        text_encoder=encoder, temporal_radius=cfg.temporal_radius,
+                        fine_patch=cfg.fine_patch or None)
     return UNet3D(3, cfg.base_channels, cfg.channel_mults, cfg.num_res_blocks,
                   conv=cfg.conv if video else "spatial", patch_size=cfg.patch_size,
                   temporal_downsample=cfg.temporal_downsample and video)
@@ -129,10 +138,11 @@ def train(
     `cfg.cond_drop_prob`, so the one model learns p(x | prompt) and p(x) for classifier-free
     guidance. A frame model sees each clip's prompt with every one of its frames.
 
-    Adam with a short linear warm-up, gradient clipping at 1, and an EMA of the weights
-    (returned, since it samples better than the raw weights after short training). The EMA
-    decay at step n is min(ema_decay, (1 + n) / (10 + n)), so in runs of a few hundred steps
-    the warm-up term, not ema_decay, sets it.
+    Adam with a short linear warm-up (then a constant rate, or with `lr_schedule="cosine"`
+    a cosine decay to 0 at the last step: `lr_factor`), gradient clipping at 1, and an EMA of
+    the weights (returned, since it samples better than the raw weights after short training).
+    The EMA decay at step n is min(ema_decay, (1 + n) / (10 + n)), so in runs of a few hundred
+    steps the warm-up term, not ema_decay, sets it.
     Returns (ema_model, per-step losses).
     """
     torch.manual_seed(cfg.seed)
@@ -140,8 +150,7 @@ def train(
     ema = copy.deepcopy(model).requires_grad_(False)
     schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    warmup = max(1, cfg.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     losses: list[float] = []
     bar = tqdm(range(cfg.steps), desc=desc or f"train {cfg.mode}", disable=not progress)
@@ -166,6 +175,18 @@ def train(
         if step % 10 == 0:
             bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.4f}")
     return ema.eval(), losses
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """The learning rate at `step` as a fraction of `cfg.lr`.
+
+    A linear warm-up over the first w = max(1, steps // 20) steps, min(1, (step + 1) / w),
+    times 1 ("constant") or 0.5 (1 + cos(pi * step / steps)) ("cosine", 0 at the end).
+    """
+    factor = min(1.0, (step + 1) / max(1, cfg.steps // 20))
+    if cfg.lr_schedule == "cosine":
+        factor *= 0.5 * (1 + math.cos(math.pi * min(1.0, step / cfg.steps)))
+    return factor
 
 
 def _unpack(batch, text: bool) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -2,6 +2,9 @@
 
 Each frame is cut into p x p patches, each patch becomes a token, and a stack of blocks
 refines the token grid ``[B, T, S, dim]`` (S = (H/p)*(W/p) tokens per frame, row-major).
+Optionally (``fine_patch``) the pixels are first embedded as smaller patches, merged into the
+blocks' tokens and split back after them, with a long skip from the fine tokens to the output
+(as U-ViT and the hourglass DiT do), so that the model draws edges finer than its tokens.
 One block, each step a residual branch:
 
     x -> spatial attention -> temporal attention -> cross-attention -> MLP -> x'
@@ -41,8 +44,10 @@ __all__ = [
     "VideoDiT",
     "attend",
     "inflate",
+    "merge_tokens",
     "patchify",
     "set_temporal_attention",
+    "split_tokens",
     "unpatchify",
 ]
 
@@ -93,6 +98,27 @@ def unpatchify(tokens: Tensor, p: int, hw: tuple[int, int]) -> Tensor:
     x = tokens.reshape(B, T, h, w, cpp // (p * p), p, p)
     x = x.permute(0, 4, 1, 2, 5, 3, 6)  # [B, C, T, H/p, p, W/p, p]
     return x.reshape(B, cpp // (p * p), T, h * p, w * p)
+
+
+def merge_tokens(x: Tensor, hw: tuple[int, int], m: int) -> Tensor:
+    """Merge each m x m group of neighbouring tokens into one: ``[B, T, (H*m)*(W*m), C] ->
+    [B, T, H*W, m*m*C]``, hw = (H, W) the merged grid.
+
+    Merged token ``i*W + j`` holds the fine tokens at rows ``i*m + a`` and columns ``j*m + b``,
+    a, b < m, concatenated in (a, b, channel) order -- ``patchify`` applied to a grid of tokens.
+    """
+    B, T, _, C = x.shape
+    H, W = hw
+    x = x.reshape(B, T, H, m, W, m, C).transpose(3, 4)  # [B, T, H, W, m, m, C]
+    return x.reshape(B, T, H * W, m * m * C)
+
+
+def split_tokens(x: Tensor, hw: tuple[int, int], m: int) -> Tensor:
+    """The inverse of ``merge_tokens``: ``[B, T, H*W, m*m*C] -> [B, T, (H*m)*(W*m), C]``."""
+    B, T, _, mmc = x.shape
+    H, W = hw
+    x = x.reshape(B, T, H, W, m, m, mmc // (m * m)).transpose(3, 4)  # [B, T, H, m, W, m, C]
+    return x.reshape(B, T, H * m * W * m, mmc // (m * m))
 
 
 def grid_position_embedding(hw: tuple[int, int], dim: int, base: float = 10_000.0) -> Tensor:
@@ -251,22 +277,47 @@ class FactorizedBlock(nn.Module):
 
 
 class FinalLayer(nn.Module):
-    """adaLN LayerNorm, then a zero-initialised Linear to pixels.
+    """adaLN LayerNorm, then a Linear to pixels (zero-initialised unless ``zero=False``).
 
-    ``out = W (LN(x) * (1 + scale) + shift)``: ``[B, T, S, dim] -> [B, T, S, C*p*p]``.
+    ``out = W (LN(x) * (1 + scale) + shift)``: ``[B, T, S, dim] -> [B, T, S, out_dim]``.
     """
 
-    def __init__(self, dim: int, out_dim: int) -> None:
+    def __init__(self, dim: int, out_dim: int, zero: bool = True) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.ada = nn.Linear(dim, 2 * dim)
         self.linear = nn.Linear(dim, out_dim)
-        for p in (*self.ada.parameters(), *self.linear.parameters()):
+        for p in (*self.ada.parameters(), *(self.linear.parameters() if zero else ())):
             nn.init.zeros_(p)
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         shift, scale = self.ada(F.silu(c))[:, None, None].chunk(2, dim=-1)  # [B, 1, 1, dim]
         return self.linear(self.norm(x) * (1 + scale) + shift)
+
+
+class FineHead(nn.Module):
+    """From fine tokens to pixels, frame by frame: an MLP on each token, then a 3x3 convolution.
+
+    ``z = GELU(W_1 LN([u, f]))`` per token, with u the blocks' output split back to the fine
+    grid and f the fine embedding (the long skip); then ``out = conv3x3(z)`` over the fine grid
+    of each frame, zero-initialised, so a fresh model predicts 0. The convolution lets
+    neighbouring fine tokens agree on an edge that crosses them.
+    u, f: ``[B, T, S_f, width]``, hw = (H_f, W_f) -> ``[B, T, S_f, out_dim]``.
+    """
+
+    def __init__(self, width: int, out_dim: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.LayerNorm(2 * width), nn.Linear(2 * width, 2 * width),
+                                 nn.GELU(approximate="tanh"))
+        self.conv = nn.Conv2d(2 * width, out_dim, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, u: Tensor, f: Tensor, hw: tuple[int, int]) -> Tensor:
+        B, T, S, _ = u.shape
+        z = self.mlp(torch.cat([u, f], dim=-1))  # [B, T, S_f, 2*width]
+        z = z.reshape(B * T, *hw, -1).permute(0, 3, 1, 2)  # [B*T, 2*width, H_f, W_f]
+        return self.conv(z).permute(0, 2, 3, 1).reshape(B, T, S, -1)  # [B, T, S_f, out_dim]
 
 
 class VideoDiT(nn.Module):
@@ -284,6 +335,12 @@ class VideoDiT(nn.Module):
         temporal_radius: r > 0 lets each temporal query see the (2r+1) x (2r+1) token
             positions around its own in every frame (``neighbourhood_temporal_attention``),
             so it can follow motion; 0 is per-position temporal attention.
+        fine_patch: f < p (p divisible by f) embeds f x f patches as ``fine_dim``-wide fine
+            tokens, merges each m x m group (m = p / f) into one block token
+            (``merge_tokens``), splits the blocks' output back (``split_tokens``) and maps it,
+            with the fine tokens as a skip, to pixels through ``FineHead``. The blocks still
+            see S = (H/p)*(W/p) tokens a frame; only the cheap per-frame ends work at f.
+            None: embed and unpatchify at p directly.
 
     ``self.config`` holds the plain constructor arguments, enough to rebuild the network
     (the text encoder is rebuilt by the caller).
@@ -292,17 +349,29 @@ class VideoDiT(nn.Module):
     def __init__(self, in_channels: int = 3, patch_size: int = 2, dim: int = 64, depth: int = 4,
                  heads: int = 4, mlp_ratio: int = 4, temporal: bool = True,
                  text_encoder: nn.Module | None = None, causal: bool = False,
-                 window: int | None = None, temporal_radius: int = 0) -> None:
+                 window: int | None = None, temporal_radius: int = 0,
+                 fine_patch: int | None = None, fine_dim: int = 32) -> None:
         super().__init__()
         if patch_size < 1:
             raise ValueError(f"patch_size must be >= 1, got {patch_size}")
+        if fine_patch is not None and not (1 <= fine_patch < patch_size
+                                           and patch_size % fine_patch == 0):
+            raise ValueError(f"fine_patch must divide patch_size={patch_size} and be smaller, "
+                             f"got fine_patch={fine_patch}")
         if dim % 4:
             raise ValueError(f"dim must be divisible by 4 (2D position embedding), got {dim}")
         self.config = dict(in_channels=in_channels, patch_size=patch_size, dim=dim, depth=depth,
                            heads=heads, mlp_ratio=mlp_ratio, temporal=temporal, causal=causal,
-                           window=window, temporal_radius=temporal_radius)
+                           window=window, temporal_radius=temporal_radius,
+                           fine_patch=fine_patch, fine_dim=fine_dim)
         self.in_channels, self.patch_size, self.dim = in_channels, patch_size, dim
-        self.embed = nn.Linear(in_channels * patch_size**2, dim)
+        self.fine_patch = fine_patch
+        if fine_patch is None:
+            self.embed = nn.Linear(in_channels * patch_size**2, dim)
+        else:
+            merged = (patch_size // fine_patch) ** 2 * fine_dim  # width of m*m fine tokens
+            self.fine_embed = nn.Linear(in_channels * fine_patch**2, fine_dim)
+            self.embed = nn.Linear(merged, dim)
         self.time_mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.text_encoder = text_encoder
         text_dim = None if text_encoder is None else text_encoder.dim
@@ -313,7 +382,11 @@ class VideoDiT(nn.Module):
                             causal, window, temporal_radius)
             for _ in range(depth)
         )
-        self.final = FinalLayer(dim, in_channels * patch_size**2)
+        if fine_patch is None:
+            self.final = FinalLayer(dim, in_channels * patch_size**2)
+        else:  # FineHead's zero convolution makes the fresh model predict 0
+            self.final = FinalLayer(dim, merged, zero=False)
+            self.fine_head = FineHead(fine_dim, in_channels * fine_patch**2)
 
     def null_tokens(self, batch: int) -> Tensor:
         """Token ids of the empty prompt, ``[batch, L]`` long (unconditional generation)."""
@@ -348,7 +421,12 @@ class VideoDiT(nn.Module):
         B, _, _, H, W = x.shape
         p = self.patch_size
         hw = (H // p, W // p)
-        h = self.embed(patchify(x, p))  # [B, T, S, dim]
+        if self.fine_patch is None:
+            h = self.embed(patchify(x, p))  # [B, T, S, dim]
+        else:
+            f, m = self.fine_patch, p // self.fine_patch
+            fine = self.fine_embed(patchify(x, f))  # [B, T, S*m*m, fine_dim]
+            h = self.embed(merge_tokens(fine, hw, m))  # [B, T, S, dim]
         h = h + grid_position_embedding(hw, self.dim).to(h)  # [S, dim] broadcast over B, T
         c = self.time_mlp(timestep_embedding(t, self.dim).to(x.dtype))  # [B, dim]
         context = mask = None
@@ -360,7 +438,11 @@ class VideoDiT(nn.Module):
             c = c + self.text_pool(pooled)
         for block in self.blocks:
             h = block(h, c, hw, context, mask)
-        return unpatchify(self.final(h, c), p, hw)  # [B, T, S, C*p*p] -> [B, C, T, H, W]
+        if self.fine_patch is None:
+            return unpatchify(self.final(h, c), p, hw)  # [B, T, S, C*p*p] -> [B, C, T, H, W]
+        u = split_tokens(self.final(h, c), hw, m)  # [B, T, S*m*m, fine_dim]
+        fine_hw = (H // f, W // f)
+        return unpatchify(self.fine_head(u, fine, fine_hw), f, fine_hw)  # [B, C, T, H, W]
 
 
 def inflate(image_model: VideoDiT) -> VideoDiT:
