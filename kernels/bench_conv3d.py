@@ -178,8 +178,10 @@ def bench(configs=None):
                 res[f"ours {mode}", layout] = (mode, *time_path(ours(mode), x, w, b))
                 if swept and layout == "CL":
                     mod._config = swept
+                    mod._PLANS.clear()  # plans hold their tiles: remake them under the sweep's
                     res[f"ours {mode} (swept)", layout] = (mode, *time_path(ours(mode), x, w, b))
                     mod._config = default
+                    mod._PLANS.clear()
             for name, (mode, fn) in torch_paths(T).items():
                 res[name, layout] = (mode, *time_path(fn, x, w, b))
             del x, w, b
@@ -282,9 +284,10 @@ def sweep(json_path=None):
         x, w, b = [v.detach() for v in operands(shape)]
         wf = mod._arrange(w)
         geo = mod._geometry(x, w, 1, 1, True, "zeros")
-        dy = torch.randn(mod._forward(x, wf, b, geo).shape, device="cuda",
+        plan = [mod._make_plan(x, w, b, geo)]  # remade under each forward tile config
+        dy = torch.randn(mod._forward(x, wf, b, plan[0]).shape, device="cuda",
                          dtype=x.dtype).contiguous(memory_format=CL)
-        run = {"forward": lambda: mod._forward(x, wf, b, geo),
+        run = {"forward": lambda: mod._forward(x, wf, b, plan[0]),
                "input_grad": lambda: mod._input_grad(dy, wf, x.shape, geo),
                "weight_grad": lambda: mod._weight_grad(x, dy, w.shape, geo, True)}
         for kind, tiles in SWEEP_TILES.items():
@@ -293,6 +296,7 @@ def sweep(json_path=None):
             for t in tiles:
                 mod._config = lambda kind_, *args, t=t, kind=kind: (
                     mod._Tiles(*t) if kind_ == kind else default(kind_, *args))
+                plan[0] = mod._make_plan(x, w, b, geo)
                 try:
                     times[t] = timeit(run[kind], warmup=3, reps=20)
                     mark = " (default)" if tuple(d) == t else ""

@@ -83,9 +83,8 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
-from triton.runtime.jit import JITFunction
 
-from kernels._common import _cdiv, _precision, _sum
+from kernels._common import _cdiv, _interpreted, _Launch, _precision, _sum
 
 __all__ = ["conv3d"]
 
@@ -413,11 +412,6 @@ class _Geometry(NamedTuple):
     replicate: bool
 
 
-def _interpreted() -> bool:
-    """True when Triton's interpreter runs the kernels (TRITON_INTERPRET=1 at import)."""
-    return not isinstance(_forward_kernel, JITFunction)
-
-
 def _fit(n: int, lo: int, hi: int) -> int:
     """The power of two in [lo, hi] nearest above n: a block for a channel count n."""
     return min(max(lo, triton.next_power_of_2(n)), hi)
@@ -483,26 +477,40 @@ def _brick(block: int, To: int, Ho: int, Wo: int) -> tuple[int, int, int]:
     return block // (bw * bh), bh, bw
 
 
-def _forward(x: Tensor, wf: Tensor, bias: Tensor | None, geo: _Geometry) -> Tensor:
-    """y = conv(x) + bias; wf is the weight as ``[kT, kH, kW, Cin, Cout]``."""
+class _Plan(NamedTuple):
+    """What a forward call needs that does not depend on the values: the geometry, the output
+    shape, and the launch with its integer arguments; checked once per key and cached."""
+
+    geo: _Geometry
+    out_shape: tuple[int, ...]  # [N, Cout, T', H', W'], stored channels_last_3d
+    launch: _Launch
+    scalars: tuple[int, ...]  # the forward kernel's integer arguments, in signature order
+
+
+def _make_plan(x: Tensor, weight: Tensor, bias: Tensor | None, geo: _Geometry) -> _Plan:
     N, Cin, T, H, W = x.shape
-    kT, kH, kW, _, Cout = wf.shape
+    Cout, _, kT, kH, kW = weight.shape
     To, Ho, Wo = geo.out
-    y = torch.empty((N, Cout, To, Ho, Wo), dtype=x.dtype, device=x.device,
-                    memory_format=torch.channels_last_3d)
-    if y.numel() == 0:
-        return y
+    out_shape = (N, Cout, To, Ho, Wo)
+    y_strides = torch.empty(out_shape, device="meta", memory_format=torch.channels_last_3d).stride()
     M = N * To * Ho * Wo
     cfg = _config("forward", x.dtype, Cin, Cout, M)
     grid = (triton.cdiv(M, cfg.block_m) * triton.cdiv(Cout, cfg.block_n),)
-    _forward_kernel[grid](
-        x, wf, bias if bias is not None else wf, y,
-        Cin, T, H, W, Cout, To, Ho, Wo, M, *x.stride(), *y.stride(), *geo.stride, *geo.pad,
-        KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate, HAS_BIAS=bias is not None,
-        BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
-        C_BLOCKS=triton.cdiv(Cin, cfg.block_k), PRECISION=_precision(x.dtype),
-        num_warps=cfg.num_warps, num_stages=cfg.num_stages,
-    )
+    constants = dict(KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate, HAS_BIAS=bias is not None,
+                     BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
+                     C_BLOCKS=triton.cdiv(Cin, cfg.block_k), PRECISION=_precision(x.dtype))
+    scalars = (Cin, T, H, W, Cout, To, Ho, Wo, M, *x.stride(), *y_strides, *geo.stride,
+               *geo.pad)
+    return _Plan(geo, out_shape, _Launch(_forward_kernel, grid, constants, cfg.num_warps,
+                                         cfg.num_stages), scalars)
+
+
+def _forward(x: Tensor, wf: Tensor, bias: Tensor | None, plan: _Plan) -> Tensor:
+    """y = conv(x) + bias; wf is the weight as ``[kT, kH, kW, Cin, Cout]``."""
+    y = torch.empty(plan.out_shape, dtype=x.dtype, device=x.device,
+                    memory_format=torch.channels_last_3d)
+    if y.numel():
+        plan.launch(x, wf, bias if bias is not None else wf, y, *plan.scalars)
     return y
 
 
@@ -576,11 +584,11 @@ def _arrange(weight: Tensor) -> Tensor:
 
 class _Conv3d(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, geo):
+    def forward(ctx, x, weight, bias, plan):
         wf = _arrange(weight)
         ctx.save_for_backward(x, wf)
-        ctx.geo, ctx.has_bias, ctx.weight_shape = geo, bias is not None, weight.shape
-        return _forward(x, wf, bias, geo)
+        ctx.geo, ctx.has_bias, ctx.weight_shape = plan.geo, bias is not None, weight.shape
+        return _forward(x, wf, bias, plan)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -746,6 +754,40 @@ def conv3d(
     call sites written for F.conv3d, and must be 1. Gradients: dx in channels_last_3d, dweight
     and dbias contiguous, each in x's dtype. Raises ValueError naming the argument otherwise.
     """
-    _check(x, weight, bias, causal, pad_mode, dilation, groups)
-    geo = _geometry(x, weight, stride, padding, causal, pad_mode)
-    return _Conv3d.apply(x, weight, bias, geo)
+    if bias is not None and isinstance(bias, Tensor) and not bias.is_contiguous():
+        bias = bias.contiguous()  # the kernel reads bias[o] at offset o
+    plan = _get_plan(x, weight, bias, stride, padding, causal, pad_mode, dilation, groups)
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
+                                    or (bias is not None and bias.requires_grad)):
+        return _Conv3d.apply(x, weight, bias, plan)
+    return _forward(x, _arrange(weight), bias, plan)  # nothing to differentiate: no autograd
+
+
+_PLANS: dict[tuple, _Plan] = {}
+
+
+def _get_plan(x, weight, bias, stride, padding, causal, pad_mode, dilation, groups) -> _Plan:
+    """The cached plan of this call; the arguments are checked the first time a key is seen.
+
+    The key holds everything the checks and Triton's specialisation read: shapes, strides,
+    dtypes, devices, x's and bias's pointer alignment, and the options as written (repr, so
+    that True and 1 differ; the output and the weight copy are fresh allocations, always
+    aligned). Where no key can be built (x or weight not a tensor) the checks raise."""
+    try:
+        key = (x.shape, x.stride(), x.dtype, x.device, x.data_ptr() % 16, weight.shape,
+               weight.dtype, weight.device,
+               None if bias is None else (bias.shape, bias.dtype, bias.device,
+                                          bias.data_ptr() % 16),
+               repr((stride, padding, causal, pad_mode, dilation, groups)))
+        plan = _PLANS.get(key)
+    except (AttributeError, TypeError):
+        key = plan = None
+    if plan is None:
+        _check(x, weight, bias, causal, pad_mode, dilation, groups)
+        plan = _make_plan(x, weight, bias, _geometry(x, weight, stride, padding, causal,
+                                                     pad_mode))
+        if key is not None:
+            if len(_PLANS) >= 256:
+                _PLANS.clear()
+            _PLANS[key] = plan
+    return plan

@@ -91,11 +91,9 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
-from triton import knobs
-from triton.runtime import driver
 from triton.runtime.jit import JITFunction
 
-from kernels._common import _cdiv, _max, _precision, _sum
+from kernels._common import _cdiv, _Launch, _max, _precision, _sum
 from vdlite.attention import _check_qkv
 
 __all__ = ["temporal_attention"]
@@ -592,52 +590,6 @@ def _pack(T: int, block_t: int) -> int:
 def _effective_window(T: int, window: int | None) -> int | None:
     """A window >= T - 1 excludes nothing: drop it (also keeps huge ints out of int32)."""
     return None if window is None or window >= T - 1 else window
-
-
-FAST_LAUNCH = True  # launch compiled kernels straight through their launcher (see _Launch)
-
-
-class _Launch:
-    """One kernel with its grid and constants, launched with as little host work as possible.
-
-    ``kernel[grid](*args, **constants)`` re-binds all ~40 arguments, recomputes a cache key
-    from their values and looks the compiled kernel up on every call: at T = 8 that host work
-    cost as much as the kernel itself. A _Launch belongs to a plan whose key fixes everything
-    Triton specialises on (dtype, shapes, strides, pointer alignment), so after the first
-    launch, through the JIT, it keeps the compiled kernel and calls its launcher directly,
-    as the JIT does. Triton's interpreter always takes the ordinary path."""
-
-    __slots__ = ("kernel", "grid", "constants", "options", "tail", "compiled")
-
-    def __init__(self, kernel, grid, constants: dict, num_warps: int, num_stages: int):
-        self.kernel, self.constants = kernel, constants
-        self.grid = tuple(grid) + (1,) * (3 - len(grid))  # the launcher takes all three axes
-        self.options = {"num_warps": num_warps, "num_stages": num_stages}
-        self.tail = None  # the constants' values in signature order (they come last)
-        self.compiled = None
-
-    def __call__(self, *args):
-        ck = self.compiled
-        if ck is None:
-            ck = self.kernel[self.grid](*args, **self.constants, **self.options)
-            if FAST_LAUNCH and not _interpreted():
-                if hasattr(ck, "result"):  # Triton's async compile mode hands back a future
-                    ck = ck.result()
-                names = self.kernel.arg_names[len(args):]
-                if sorted(names) == sorted(self.constants):
-                    self.tail = tuple(self.constants[name] for name in names)
-                    self.compiled = ck
-            return
-        device = driver.active.get_current_device()
-        stream = driver.active.get_current_stream(device)
-        enter, leave = knobs.runtime.launch_enter_hook, knobs.runtime.launch_exit_hook
-        if getattr(enter, "calls", enter) or getattr(leave, "calls", leave):  # e.g. a profiler
-            meta = ck.launch_metadata(self.grid, stream, *args, *self.tail)
-        else:  # no hooks to call (the launcher skips None)
-            meta = enter = leave = None
-        g = self.grid
-        ck.run(g[0], g[1], g[2], stream, ck.function, ck.packed_metadata, meta, enter, leave,
-               *args, *self.tail)
 
 
 class _Plan:

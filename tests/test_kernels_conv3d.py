@@ -167,6 +167,7 @@ def test_small_tiles(monkeypatch, stride):
     shares, and frame-0 rows sharing a tile with frame-1 rows (the replicate correction's
     row mask)."""
     monkeypatch.setattr(module, "_config", lambda *args: module._Tiles(16, 16, 16, 1, 1))
+    monkeypatch.setattr(module, "_PLANS", {})  # cached plans hold the default tiles
     check((1, 20, 4, 2, 5), 17, (3, 1, 3), stride, (0, 1), True, "replicate")
 
 
@@ -261,6 +262,44 @@ def test_clear_errors(args, kwargs, match):
 
 def test_cpu_without_interpreter_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(module, "_interpreted", lambda: False)
+    monkeypatch.setattr(module, "_PLANS", {})
     x, w = torch.randn(1, 4, 5, 6, 6), torch.randn(8, 4, 3, 3, 3)
     with pytest.raises(RuntimeError, match="use CUDA tensors, or set TRITON_INTERPRET=1"):
         conv3d(x, w)
+
+
+def test_plans_are_cached_per_key_and_the_checks_run_once_per_key(monkeypatch):
+    """A repeated call reuses its plan without re-checking; any change of shape, layout,
+    alignment or option as written (1 and (1, 1) are written differently) makes a new plan."""
+    monkeypatch.setattr(module, "_PLANS", {})
+    x, w, b = operands((1, 3, 5, 5, 9), 17, (3, 3, 3), torch.float32)
+    y = conv3d(x, w, b, padding=1, causal=True)
+    checks = []
+    check_args = module._check
+    monkeypatch.setattr(module, "_check", lambda *a: checks.append(a) or check_args(*a))
+    assert torch.equal(conv3d(x.clone(), w, b, padding=1, causal=True), y)
+    assert checks == [] and len(module._PLANS) == 1
+    assert torch.equal(conv3d(x, w, b, padding=(1, 1), causal=True), y)
+    flat = torch.randn(x.numel() + 1, device=x.device)
+    unaligned = flat[1:].view(x.shape).copy_(x)  # NCDHW, 4 bytes past a 16-byte boundary
+    assert unaligned.data_ptr() % 16 != x.data_ptr() % 16
+    assert error(conv3d(unaligned, w, b, padding=1, causal=True), reference(
+        x.double(), w.double(), b.double(), 1, (1, 1), True, "zeros")) <= 1e-5
+    assert len(checks) == 2 and len(module._PLANS) == 3
+    with pytest.raises(ValueError, match="stride must be an int or 3 ints"):
+        conv3d(x, w, b, stride=True, padding=1, causal=True)  # True == 1, but not an int here
+
+
+def test_strided_bias_and_the_no_grad_path():
+    """A bias view with stride 2 is read as its values; without gradients the call skips
+    autograd and returns the same output as with them."""
+    x, w, _ = operands((2, 5, 7, 5, 9), 17, (3, 3, 3), torch.float32)
+    b = torch.randn(34, generator=torch.Generator().manual_seed(3)).to(DEVICE)[::2]
+    assert not b.is_contiguous()
+    ref = reference(x.double(), w.double(), b.double(), 1, (1, 1), True, "replicate")
+    with torch.no_grad():
+        y = conv3d(x, w, b, padding=1, causal=True, pad_mode="replicate")
+    assert not y.requires_grad and error(y, ref) <= 1e-5
+    wg = w.detach().requires_grad_()
+    y2 = conv3d(x, wg, b, padding=1, causal=True, pad_mode="replicate")
+    assert y2.requires_grad and torch.equal(y2.detach(), y)

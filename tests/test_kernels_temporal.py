@@ -318,10 +318,11 @@ def test_direct_launch_after_the_first(monkeypatch):
         get_current_device = staticmethod(lambda: 0)
         get_current_stream = staticmethod(lambda device: 1234)
 
-    monkeypatch.setattr(MODULE, "_interpreted", lambda: False)
-    monkeypatch.setattr(MODULE, "driver", type("Driver", (), {"active": Active}))
+    common = importlib.import_module("kernels._common")
+    monkeypatch.setattr(common, "_interpreted", lambda: False)
+    monkeypatch.setattr(common, "driver", type("Driver", (), {"active": Active}))
     kernel = _FakeKernel()
-    launch = MODULE._Launch(kernel, (3, 2), {"B": 7, "A": 5}, num_warps=4, num_stages=1)
+    launch = common._Launch(kernel, (3, 2), {"B": 7, "A": 5}, num_warps=4, num_stages=1)
     launch("x", 10)  # a 2-D grid, as the backward's
     assert kernel.jit_calls == [((3, 2, 1), ("x", 10), {"B": 7, "A": 5, "num_warps": 4,
                                                           "num_stages": 1})]
@@ -331,8 +332,8 @@ def test_direct_launch_after_the_first(monkeypatch):
     assert call[:5] == (3, 2, 1, 1234, "function") and call[5] == "packed"
     assert call[6:9] == (None, None, None)  # no launch hooks set: none called
     assert call[9:] == ("y", 11, 5, 7)
-    monkeypatch.setattr(MODULE, "FAST_LAUNCH", False)
-    other = MODULE._Launch(kernel, (1, 1, 1), {"A": 1, "B": 2}, num_warps=4, num_stages=1)
+    monkeypatch.setattr(common, "FAST_LAUNCH", False)
+    other = common._Launch(kernel, (1, 1, 1), {"A": 1, "B": 2}, num_warps=4, num_stages=1)
     other("z", 1)
     other("z", 1)
     assert len(kernel.jit_calls) == 3  # without FAST_LAUNCH: always through the JIT
