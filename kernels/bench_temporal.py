@@ -163,10 +163,69 @@ def bench(out_path=None):
         table.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.3f} | {r[5]:.0f} | "
                      f"{100 * r[6]:.1f}% | {r[7]:.2f}x |")
     print("\n" + "\n".join(table))
+    table += ["", "Other shapes (no mask): batch 1 and 4, 32x32 latents (S = 1024), head dim 128.",
+              "", *other_shapes()]
     if out_path:
         with open(out_path, "w") as f:
             f.write(f"device {p.name}; torch {torch.__version__}, triton {triton.__version__}; "
                     f"[B=2, T, S=4096, heads=8, D=64] bf16\n\n" + "\n".join(table) + "\n")
+
+
+OTHER_SHAPES = [(1, 4096, 64), (4, 4096, 64), (2, 1024, 64), (2, 4096, 128)]  # (B, S, D)
+
+
+def other_shapes(shapes=OTHER_SHAPES, Ts=(8, 16, 32, 64), heads=8) -> list[str]:
+    """Ours against the fastest SDPA backend (with its permutes) at more shapes: a markdown
+    table, its column named "kernel" (not "path") so that the summary plot keeps to the main
+    shape."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    dtype = torch.bfloat16
+    lines = ["| shape [B, T, S, heads, D] | pass | kernel | ms | GB/s | % copy BW | "
+             "x fastest SDPA |", "|---|---|---|---|---|---|---|"]
+    print(lines[0] + "\n" + lines[1], flush=True)
+    for (B, S, D), T in ((bsd, T) for bsd in shapes for T in Ts):
+        shape = (B, T, S, heads, D)
+        N = math.prod(shape)
+        q, k, v = [torch.randn(shape, device="cuda", dtype=dtype, requires_grad=True)
+                   for _ in range(3)]
+        do = torch.randn(shape, device="cuda", dtype=dtype)
+        src = torch.empty(2 * N, device="cuda", dtype=dtype)
+        dst = torch.empty_like(src)
+        copy_bw = 4 * N * 2 / timeit(lambda: dst.copy_(src)) / 1e6  # GB/s
+        del src, dst
+        res = {}
+        with torch.no_grad():
+            res["ours", "fwd"] = timeit(lambda: kernels.temporal_attention(q, k, v))
+        res["ours", "fwd+bwd"] = timeit(lambda: torch.autograd.grad(
+            kernels.temporal_attention(q, k, v), (q, k, v), do))
+        for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                        SDPBackend.CUDNN_ATTENTION):
+            name = "sdpa " + backend.name.lower().replace("_attention", "")
+            try:
+                with sdpa_kernel([backend]):
+                    with torch.no_grad():
+                        sdpa_path(q, k, v, False)
+                        res[name, "fwd"] = timeit(lambda: sdpa_path(q, k, v, False))
+                    res[name, "fwd+bwd"] = timeit(lambda: torch.autograd.grad(
+                        sdpa_path(q, k, v, False), (q, k, v), do))
+            except RuntimeError:
+                pass  # a backend that does not take this shape is left out
+            torch.cuda.empty_cache()
+        for kind, nbytes in (("fwd", 4 * N * 2), ("fwd+bwd", 12 * N * 2)):
+            sd = {n: t for (n, kd), t in res.items() if kd == kind and n.startswith("sdpa")}
+            best = min(sd.values()) if sd else float("nan")
+            for n in ("ours", min(sd, key=sd.get) if sd else None):
+                if n is None:
+                    continue
+                t = res[n, kind]
+                gbs = nbytes / t / 1e6
+                lines.append(f"| {list(shape)} | {kind} | {n} | {t:.3f} | {gbs:.0f} | "
+                             f"{100 * gbs / copy_bw:.1f}% | {best / t:.2f}x |")
+                print(lines[-1], flush=True)
+        del q, k, v, do
+        torch.cuda.empty_cache()
+    return lines
 
 
 # Candidate (BLOCK_T, BLOCK_S, num_warps, num_stages[, BLOCK_Q]) per T and pass. BLOCK_S > 1:

@@ -132,11 +132,16 @@ def _forward_kernel(
     REPLICATE: tl.constexpr, HAS_BIAS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     C_BLOCKS: tl.constexpr, PRECISION: tl.constexpr,
+    EVEN_K: tl.constexpr, EVEN_N: tl.constexpr, OFF64: tl.constexpr,
 ):
     """y tile ``[BLOCK_M positions, BLOCK_N out channels]`` = sum over taps and Cin chunks of
     x_shift ``[BLOCK_M, BLOCK_K]`` @ Wf[tap] ``[BLOCK_K, BLOCK_N]``.
 
-    Wf is the weight as ``[kT, kH, kW, Cin, Cout]``."""
+    Wf is the weight as ``[kT, kH, kW, Cin, Cout]``. The profile (kernels/BENCHMARKS.md) found
+    this loop bound by address and mask arithmetic, not by the tensor cores, so what can be
+    known at compile time is: EVEN_K (BLOCK_K divides Cin) and EVEN_N (BLOCK_N divides Cout)
+    drop the channel masks, and OFF64 = False (x has fewer than 2**31 elements) keeps the
+    per-element offsets in 32 bits."""
     n_blocks = _cdiv(Cout, BLOCK_N)
     pid_m = tl.program_id(0) // n_blocks  # out-channel blocks fastest: they share the A tiles
     pid_n = tl.program_id(0) % n_blocks
@@ -146,36 +151,58 @@ def _forward_kernel(
     t0 = to * sT - pT  # each window's first input frame, row and column (maybe padding)
     h0 = ho * sH - pH
     w0 = wo * sW - pW
-    x0 = (n.to(tl.int64) * sxn + t0.to(tl.int64) * sxt + h0.to(tl.int64) * sxh
-          + w0.to(tl.int64) * sxw)  # [BLOCK_M] offset of each window's first element
+    if OFF64:
+        x0 = (n.to(tl.int64) * sxn + t0.to(tl.int64) * sxt + h0.to(tl.int64) * sxh
+              + w0.to(tl.int64) * sxw)  # [BLOCK_M] offset of each window's first element
+    else:
+        x0 = n * sxn + t0 * sxt + h0 * sxh + w0 * sxw
     t_lo, t_hi = -t0, T - t0  # tap (i, j, l) of row m is inside the video iff
     h_lo, h_hi = -h0, H - h0  # t_lo[m] <= i < t_hi[m], h_lo[m] <= j < h_hi[m], ...
     w_lo, w_hi = -w0, W - w0
     k = tl.arange(0, BLOCK_K)
     co = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     co_ok = co < Cout
-    x_k = k.to(tl.int64)[None, :] * sxc  # [1, BLOCK_K] channel offsets within a row of x
+    x_k = k[None, :] * sxc  # [1, BLOCK_K] channel offsets within a row of x
+    if OFF64:
+        x_k = x_k.to(tl.int64)
     w_k = k[:, None] * Cout + co[None, :]  # [BLOCK_K, BLOCK_N] offsets within a Wf chunk
 
     acc = tl.full([BLOCK_M, BLOCK_N], 0.0, tl.float32)
     for step in range(0, KT * KH * KW * C_BLOCKS):  # taps (i, j, l) x chunks of Cin
         tap = step // C_BLOCKS  # (C_BLOCKS = ceil(Cin / BLOCK_K), constexpr: cheap division)
-        c0 = tl.cast(step % C_BLOCKS, tl.int64) * BLOCK_K  # first input channel of the chunk
+        c0 = (step % C_BLOCKS) * BLOCK_K  # first input channel of the chunk
         i = tap // (KH * KW)
         j = tap // KW % KH
         l = tap % KW
         ok = m_ok & (j >= h_lo) & (j < h_hi) & (l >= w_lo) & (l < w_hi)  # [BLOCK_M]
-        hw = tl.cast(j, tl.int64) * sxh + tl.cast(l, tl.int64) * sxw
+        if OFF64:
+            shift = tl.cast(c0, tl.int64) * sxc + tl.cast(j, tl.int64) * sxh \
+                + tl.cast(l, tl.int64) * sxw
+        else:
+            shift = c0 * sxc + j * sxh + l * sxw
         if REPLICATE:  # frames before 0 read frame 0 (causal: t0 + i <= T - 1 always)
-            rows = x0 + tl.maximum(i, t_lo).to(tl.int64) * sxt + hw
+            if OFF64:
+                rows = x0 + tl.maximum(i, t_lo).to(tl.int64) * sxt + shift
+            else:
+                rows = x0 + tl.maximum(i, t_lo) * sxt + shift
         else:
             ok = ok & (i >= t_lo) & (i < t_hi)
-            rows = x0 + (tl.cast(i, tl.int64) * sxt + hw)
-        k_ok = k < Cin - c0
-        a = tl.load(X + c0 * sxc + rows[:, None] + x_k, mask=ok[:, None] & k_ok[None, :],
-                    other=0.0)  # [BLOCK_M, BLOCK_K]
-        b = tl.load(Wf + (tl.cast(tap, tl.int64) * Cin + c0) * Cout + w_k,
-                    mask=k_ok[:, None] & co_ok[None, :], other=0.0)  # [BLOCK_K, BLOCK_N]
+            if OFF64:
+                rows = x0 + (tl.cast(i, tl.int64) * sxt + shift)
+            else:
+                rows = x0 + (i * sxt + shift)
+        a_ptrs = (X + rows)[:, None] + x_k  # [BLOCK_M, BLOCK_K]: one add per element
+        b_ptrs = Wf + (tl.cast(tap, tl.int64) * Cin + c0) * Cout + w_k  # [BLOCK_K, BLOCK_N]
+        if EVEN_K:
+            a = tl.load(a_ptrs, mask=ok[:, None], other=0.0)
+            if EVEN_N:
+                b = tl.load(b_ptrs)
+            else:
+                b = tl.load(b_ptrs, mask=co_ok[None, :], other=0.0)
+        else:
+            k_ok = k < Cin - c0
+            a = tl.load(a_ptrs, mask=ok[:, None] & k_ok[None, :], other=0.0)
+            b = tl.load(b_ptrs, mask=k_ok[:, None] & co_ok[None, :], other=0.0)
         acc = tl.dot(a, b, acc, input_precision=PRECISION)
 
     if HAS_BIAS:
@@ -477,6 +504,13 @@ def _brick(block: int, To: int, Ho: int, Wo: int) -> tuple[int, int, int]:
     return block // (bw * bh), bh, bw
 
 
+def _needs_int64(x: Tensor) -> bool:
+    """Whether an offset into x can reach 2**31: the largest is sum((size - 1) * stride), plus
+    the padding's reach before element 0 (a few strides, within the same bound)."""
+    reach = sum((n - 1) * abs(st) for n, st in zip(x.shape, x.stride(), strict=True))
+    return reach + 4 * max(x.stride(), default=0) >= 2**31
+
+
 class _Plan(NamedTuple):
     """What a forward call needs that does not depend on the values: the geometry, the output
     shape, and the launch with its integer arguments; checked once per key and cached."""
@@ -498,7 +532,9 @@ def _make_plan(x: Tensor, weight: Tensor, bias: Tensor | None, geo: _Geometry) -
     grid = (triton.cdiv(M, cfg.block_m) * triton.cdiv(Cout, cfg.block_n),)
     constants = dict(KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate, HAS_BIAS=bias is not None,
                      BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
-                     C_BLOCKS=triton.cdiv(Cin, cfg.block_k), PRECISION=_precision(x.dtype))
+                     C_BLOCKS=triton.cdiv(Cin, cfg.block_k), PRECISION=_precision(x.dtype),
+                     EVEN_K=Cin % cfg.block_k == 0, EVEN_N=Cout % cfg.block_n == 0,
+                     OFF64=_needs_int64(x))
     scalars = (Cin, T, H, W, Cout, To, Ho, Wo, M, *x.stride(), *y_strides, *geo.stride,
                *geo.pad)
     return _Plan(geo, out_shape, _Launch(_forward_kernel, grid, constants, cfg.num_warps,

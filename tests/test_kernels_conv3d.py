@@ -57,8 +57,9 @@ def reference(x, w, b, stride, padding, causal, pad_mode):
 
 
 def error(x, ref):
-    """Relative Frobenius error of x against a float64 reference."""
-    return ((x.double() - ref).norm() / ref.norm()).item()
+    """Relative Frobenius error of x against a float64 reference (compared on the CPU)."""
+    x, ref = x.detach().double().cpu(), ref.detach().cpu()
+    return ((x - ref).norm() / ref.norm()).item()
 
 
 def operands(shape, c_out, kernel, dtype, channels_last=True, bias=True, seed=0):
@@ -226,8 +227,8 @@ def test_bfloat16_on_cuda(causal, pad_mode, stride):
 
 def bad_calls():
     """(name, args, kwargs, error match): each must raise ValueError before launching."""
-    x = torch.randn(1, 4, 5, 6, 6)
-    w = torch.randn(8, 4, 3, 3, 3)
+    x = torch.randn(1, 4, 5, 6, 6, device=DEVICE)
+    w = torch.randn(8, 4, 3, 3, 3, device=DEVICE)
     return [
         ("x rank", (x[0], w), {}, r"x must be a 5-D tensor \[N, C, T, H, W\]"),
         ("weight rank", (x, w[0]), {}, r"weight must be a 5-D tensor \[Cout, Cin"),
@@ -235,8 +236,9 @@ def bad_calls():
         ("float64", (x.double(), w.double()), {}, "supports float16, bfloat16 and float32"),
         ("dtypes", (x, w.half()), {}, "weight must share x's dtype and device"),
         ("devices", (x, w.to("meta")), {}, "weight must share x's dtype and device"),
-        ("bias shape", (x, w, torch.randn(7)), {}, r"bias must have shape \(8,\)"),
-        ("bias dtype", (x, w, torch.randn(8).half()), {}, "bias must share x's dtype"),
+        ("bias shape", (x, w, torch.randn(7, device=DEVICE)), {}, r"bias must have shape \(8,\)"),
+        ("bias dtype", (x, w, torch.randn(8, device=DEVICE).half()), {},
+         "bias must share x's dtype"),
         ("stride 0", (x, w), {"stride": 0}, "stride must be >= 1"),
         ("stride pair", (x, w), {"stride": (1, 2)}, "stride must be an int or 3 ints"),
         ("padding < 0", (x, w), {"padding": -1}, "padding must be >= 0"),
@@ -303,3 +305,18 @@ def test_strided_bias_and_the_no_grad_path():
     wg = w.detach().requires_grad_()
     y2 = conv3d(x, wg, b, padding=1, causal=True, pad_mode="replicate")
     assert y2.requires_grad and torch.equal(y2.detach(), y)
+
+
+@pytest.mark.parametrize("c_in, c_out", [(32, 64), (32, 17), (64, 32)])
+def test_channel_counts_that_fill_whole_blocks(c_in, c_out):
+    """Cin a multiple of the K chunk and/or Cout of the N block: the forward drops those
+    masks (EVEN_K, EVEN_N); each combination against the oracle, both pad modes."""
+    for pad_mode in ("zeros", "replicate"):
+        check((1, c_in, 3, 5, 3), c_out, (3, 3, 3), 1, (1, 1), True, pad_mode)
+
+
+def test_int64_offsets_are_chosen_by_the_reach_of_x():
+    small = torch.empty(1, 4, 5, 6, 6)
+    assert not module._needs_int64(small)
+    huge = torch.empty(0, device="meta").as_strided((2, 4, 5, 6, 6), (2**31, 1, 1, 1, 1))
+    assert module._needs_int64(huge)
