@@ -454,8 +454,10 @@ def _config(kind: str, dtype: torch.dtype, c_in: int, c_out: int, m: int) -> _Ti
     128 -> 128 channels on [1, 128, 16, 64, 64] and 256 -> 256 on [1, 256, 8, 32, 32], k = 3;
     times for those two shapes):
 
-    - forward: K chunks of 32 channels, 4 warps, 4 stages (0.138 / 0.085 ms; 64-channel
-      chunks: 0.168 / 0.117).
+    - forward (after its masks and 64-bit offsets went, 2026-11-26): K chunks of 64
+      channels, 3 stages (0.110 / 0.068 ms; chunks of 32 with 4 stages: 0.121 / 0.081); 4
+      warps, or 8 where there are fewer than two 128 x 128 tiles per SM (the 256-channel
+      shape: 0.068 vs 0.076 ms), so each SM still has 8 warps to switch between.
     - input_grad, many tiles (m * Cin >= 2**22, about two waves of 128 x 128 tiles on 132
       SMs): 256 x 128 tiles, chunks of 32, 8 warps, 4 stages (0.131 vs 0.178 at 128/64/4/4);
       fewer: 128 x 128, chunks of 64, 8 warps, 4 stages (0.091 vs 0.113).
@@ -474,7 +476,8 @@ def _config(kind: str, dtype: torch.dtype, c_in: int, c_out: int, m: int) -> _Ti
             return _Tiles(_fit(c_in, 16, 128), _fit(c_out, 16, 128), 128, 8, 3)
         return _Tiles(_fit(c_in, 16, 128), _fit(c_out, 16, 128), 32, 4, 5)
     if kind == "forward":
-        return _Tiles(128, _fit(c_out, 16, 128), _fit(c_in, 16, 32), 4, 4)
+        few = triton.cdiv(m, 128) * triton.cdiv(c_out, 128) < 2 * 132  # the H100 has 132 SMs
+        return _Tiles(128, _fit(c_out, 16, 128), _fit(c_in, 16, 64), 8 if few else 4, 3)
     if m * c_in >= 2**22:
         return _Tiles(256, _fit(c_in, 16, 128), _fit(c_out, 16, 32), 8, 4)
     return _Tiles(128, _fit(c_in, 16, 128), _fit(c_out, 16, 64), 8, 4)

@@ -251,7 +251,8 @@ def bad_calls():
         ("causal bool", (x, w), {"causal": 1}, "causal must be a bool"),
         ("dilation", (x, w), {"dilation": 2}, "supports dilation=1 only"),
         ("groups", (x, w), {"groups": 2}, "supports groups=1 only"),
-        ("kernel too long", (x, torch.randn(8, 4, 7, 3, 3)), {}, "kernel size 7 along T"),
+        ("kernel too long", (x, torch.randn(8, 4, 7, 3, 3, device=DEVICE)), {},
+         "kernel size 7 along T"),
     ]
 
 
