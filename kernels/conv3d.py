@@ -522,6 +522,7 @@ class _Plan(NamedTuple):
     out_shape: tuple[int, ...]  # [N, Cout, T', H', W'], stored channels_last_3d
     launch: _Launch
     scalars: tuple[int, ...]  # the forward kernel's integer arguments, in signature order
+    backward: dict  # the backward kernels' launches, made at the first backward
 
 
 def _make_plan(x: Tensor, weight: Tensor, bias: Tensor | None, geo: _Geometry) -> _Plan:
@@ -541,7 +542,7 @@ def _make_plan(x: Tensor, weight: Tensor, bias: Tensor | None, geo: _Geometry) -
     scalars = (Cin, T, H, W, Cout, To, Ho, Wo, M, *x.stride(), *y_strides, *geo.stride,
                *geo.pad)
     return _Plan(geo, out_shape, _Launch(_forward_kernel, grid, constants, cfg.num_warps,
-                                         cfg.num_stages), scalars)
+                                         cfg.num_stages), scalars, {})
 
 
 def _forward(x: Tensor, wf: Tensor, bias: Tensor | None, plan: _Plan) -> Tensor:
@@ -553,42 +554,72 @@ def _forward(x: Tensor, wf: Tensor, bias: Tensor | None, plan: _Plan) -> Tensor:
     return y
 
 
-def _input_grad(dy: Tensor, wf: Tensor, x_shape: torch.Size, geo: _Geometry) -> Tensor:
+def _input_grad(dy: Tensor, wf: Tensor, x_shape: torch.Size, geo: _Geometry,
+                cache: dict | None = None) -> Tensor:
     """dx from dy (channels-last) and the forward's weight copy wf ``[kT, kH, kW, Cin, Cout]``.
 
     Replicate padding also needs Wex[i] = sum_{i' < i} wf[i'] (the taps clamped onto frame
-    0), the same layout: an exclusive cumulative sum over kT, in float32, then rounded."""
-    N, Cin, T, H, W = x_shape
-    kT, kH, kW, _, Cout = wf.shape
+    0), the same layout: an exclusive cumulative sum over kT, in float32, then rounded.
+    ``cache`` (a plan's) keeps the launch and its integer arguments between calls."""
     dx = torch.empty(x_shape, dtype=dy.dtype, device=dy.device,
                      memory_format=torch.channels_last_3d)
     if dx.numel() == 0:
         return dx
-    (sT, sH, sW), (To, Ho, Wo) = geo.stride, geo.out
-    Qt, Qh, Qw = triton.cdiv(T, sT), triton.cdiv(H, sH), triton.cdiv(W, sW)  # class extents
-    Mq = N * Qt * Qh * Qw
     wex = wf
     if geo.replicate:
         w32 = wf.float()
         wex = (w32.cumsum(0) - w32).to(wf.dtype)
-    cfg = _config("input_grad", dy.dtype, Cin, Cout, N * T * H * W)
-    grid = (triton.cdiv(Mq, cfg.block_m) * triton.cdiv(Cin, cfg.block_n), sT * sH * sW)
-    _input_grad_kernel[grid](
-        dy, wf, wex, dx,
-        Cin, T, H, W, Cout, To, Ho, Wo, Qt, Qh, Qw, Mq, *dy.stride(), *dx.stride(),
-        *geo.stride, *geo.pad,
-        KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate,
-        BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
-        K_BLOCKS=triton.cdiv(Cout, cfg.block_k), PRECISION=_precision(dy.dtype),
-        num_warps=cfg.num_warps, num_stages=cfg.num_stages,
-    )
+    key = ("dx", dy.stride(), dy.data_ptr() % 16)
+    launch = None if cache is None else cache.get(key)
+    if launch is None:
+        launch = _input_grad_launch(dy, wf, dx, geo)
+        if cache is not None:
+            cache[key] = launch
+    launch[0](dy, wf, wex, dx, *launch[1])
     return dx
 
 
+def _input_grad_launch(dy: Tensor, wf: Tensor, dx: Tensor, geo: _Geometry):
+    """(the input-gradient kernel's _Launch, its integer arguments) for these shapes."""
+    N, Cin, T, H, W = dx.shape
+    kT, kH, kW, _, Cout = wf.shape
+    (sT, sH, sW), (To, Ho, Wo) = geo.stride, geo.out
+    Qt, Qh, Qw = triton.cdiv(T, sT), triton.cdiv(H, sH), triton.cdiv(W, sW)  # class extents
+    Mq = N * Qt * Qh * Qw
+    cfg = _config("input_grad", dy.dtype, Cin, Cout, N * T * H * W)
+    grid = (triton.cdiv(Mq, cfg.block_m) * triton.cdiv(Cin, cfg.block_n), sT * sH * sW)
+    constants = dict(KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate,
+                     BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
+                     K_BLOCKS=triton.cdiv(Cout, cfg.block_k), PRECISION=_precision(dy.dtype))
+    scalars = (Cin, T, H, W, Cout, To, Ho, Wo, Qt, Qh, Qw, Mq, *dy.stride(), *dx.stride(),
+               *geo.stride, *geo.pad)
+    return _Launch(_input_grad_kernel, grid, constants, cfg.num_warps, cfg.num_stages), scalars
+
+
 def _weight_grad(x: Tensor, dy: Tensor, weight_shape: torch.Size, geo: _Geometry,
-                 has_bias: bool) -> tuple[Tensor, Tensor | None]:
+                 has_bias: bool, cache: dict | None = None) -> tuple[Tensor, Tensor | None]:
     """(dW ``[Cout, Cin, kT, kH, kW]``, db ``[Cout]`` or None) in x's dtype, from one launch
-    whose programs store their float32 shares in one buffer, then one sum over the shares."""
+    whose programs store their float32 shares in one buffer, then one sum over the shares.
+    ``cache`` (a plan's) keeps the launch and its arguments between calls."""
+    Cout, Cin, kT, kH, kW = weight_shape
+    key = ("dw", dy.stride(), dy.data_ptr() % 16, has_bias)
+    launch = None if cache is None else cache.get(key)
+    if launch is None:
+        launch = _weight_grad_launch(x, dy, weight_shape, geo, has_bias)
+        if cache is not None:
+            cache[key] = launch
+    kernel, scalars, split = launch
+    buf = torch.empty((split, kT * kH * kW * Cin * Cout + Cout), dtype=torch.float32,
+                      device=x.device)
+    kernel(x, dy, buf, *scalars)
+    buf = buf.sum(0)  # the split shares: [taps * Cin * Cout + Cout]
+    dw = buf[:-Cout].view(kT, kH, kW, Cin, Cout).permute(4, 3, 0, 1, 2)  # [Cout, Cin, kT, kH, kW]
+    return dw.to(x.dtype).contiguous(), buf[-Cout:].to(x.dtype) if has_bias else None
+
+
+def _weight_grad_launch(x: Tensor, dy: Tensor, weight_shape: torch.Size, geo: _Geometry,
+                        has_bias: bool):
+    """(the weight-gradient kernel's _Launch, its integer arguments, the number of shares)."""
     N, Cin, T, H, W = x.shape
     Cout, _, kT, kH, kW = weight_shape
     To, Ho, Wo = geo.out
@@ -599,20 +630,15 @@ def _weight_grad(x: Tensor, dy: Tensor, weight_shape: torch.Size, geo: _Geometry
     n_blocks = triton.cdiv(Cout, cfg.block_n)
     tiles = kT * kH * kW * triton.cdiv(Cin, cfg.block_m) * n_blocks
     split = _splits(n_bricks, tiles, x.device)
-    taps = kT * kH * kW
-    buf = torch.empty((split, taps * Cin * Cout + Cout), dtype=torch.float32, device=x.device)
-    _weight_grad_kernel[(tiles + (n_blocks if has_bias else 0), split)](
-        x, dy, buf,
-        Cin, T, H, W, Cout, To, Ho, Wo, *bricks, n_bricks, triton.cdiv(n_bricks, split),
-        *x.stride(), *dy.stride(), *geo.stride, *geo.pad,
-        KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate,
-        BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n,
-        BRICK_T=brick[0], BRICK_H=brick[1], BRICK_W=brick[2],
-        PRECISION=_precision(x.dtype), num_warps=cfg.num_warps, num_stages=cfg.num_stages,
-    )
-    buf = buf.sum(0)  # the split shares: [taps * Cin * Cout + Cout]
-    dw = buf[:-Cout].view(kT, kH, kW, Cin, Cout).permute(4, 3, 0, 1, 2)  # [Cout, Cin, kT, kH, kW]
-    return dw.to(x.dtype).contiguous(), buf[-Cout:].to(x.dtype) if has_bias else None
+    constants = dict(KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate,
+                     BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n,
+                     BRICK_T=brick[0], BRICK_H=brick[1], BRICK_W=brick[2],
+                     PRECISION=_precision(x.dtype))
+    scalars = (Cin, T, H, W, Cout, To, Ho, Wo, *bricks, n_bricks, triton.cdiv(n_bricks, split),
+               *x.stride(), *dy.stride(), *geo.stride, *geo.pad)
+    grid = (tiles + (n_blocks if has_bias else 0), split)
+    return _Launch(_weight_grad_kernel, grid, constants, cfg.num_warps, cfg.num_stages), \
+        scalars, split
 
 
 def _arrange(weight: Tensor) -> Tensor:
@@ -627,6 +653,7 @@ class _Conv3d(torch.autograd.Function):
         wf = _arrange(weight)
         ctx.save_for_backward(x, wf)
         ctx.geo, ctx.has_bias, ctx.weight_shape = plan.geo, bias is not None, weight.shape
+        ctx.cache = plan.backward
         return _forward(x, wf, bias, plan)
 
     @staticmethod
@@ -636,13 +663,13 @@ class _Conv3d(torch.autograd.Function):
         dy = dy.contiguous(memory_format=torch.channels_last_3d)  # no-op for our own output
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dx = _input_grad(dy, wf, x.shape, ctx.geo)
+            dx = _input_grad(dy, wf, x.shape, ctx.geo, ctx.cache)
         if ctx.needs_input_grad[1] or (ctx.has_bias and ctx.needs_input_grad[2]):
             if dy.numel() == 0 or x.numel() == 0:
                 dw = x.new_zeros(ctx.weight_shape)
                 db = dy.new_zeros(dy.shape[1]) if ctx.has_bias else None
             else:
-                dw, db = _weight_grad(x, dy, ctx.weight_shape, ctx.geo, ctx.has_bias)
+                dw, db = _weight_grad(x, dy, ctx.weight_shape, ctx.geo, ctx.has_bias, ctx.cache)
         return (dx, dw if ctx.needs_input_grad[1] else None,
                 db if ctx.needs_input_grad[2] else None, None)
 

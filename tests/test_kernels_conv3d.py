@@ -321,3 +321,20 @@ def test_int64_offsets_are_chosen_by_the_reach_of_x():
     assert not module._needs_int64(small)
     huge = torch.empty(0, device="meta").as_strided((2, 4, 5, 6, 6), (2**31, 1, 1, 1, 1))
     assert module._needs_int64(huge)
+
+
+def test_backward_launches_are_kept_in_the_plan(monkeypatch):
+    """The first backward stores its two launches in the forward's plan; the second reuses
+    them and is still right."""
+    monkeypatch.setattr(module, "_PLANS", {})
+    x, w, b = operands((1, 5, 7, 5, 9), 17, (3, 3, 3), torch.float32)
+    x64, w64, b64 = (t.detach().double().requires_grad_() for t in (x, w, b))
+    ref = torch.autograd.grad(reference(x64, w64, b64, 1, (1, 1), True, "replicate").square()
+                              .sum(), (x64, w64, b64))
+    leaves = [t.detach().requires_grad_() for t in (x, w, b)]
+    for _ in range(2):
+        y = conv3d(*leaves, padding=1, causal=True, pad_mode="replicate")
+        grads = torch.autograd.grad(y.square().sum(), leaves)
+        assert all(error(g, r) <= 1e-5 for g, r in zip(grads, ref, strict=True))
+    (plan,) = module._PLANS.values()
+    assert sorted(key[0] for key in plan.backward) == ["dw", "dx"]
