@@ -92,9 +92,40 @@ def sdpa_path(q, k, v, causal):
     return from_sdpa(o, q.shape)
 
 
-def bench(out_path=None):
+def operands(shape, dtype):
+    """q, k, v (requiring grad) and dO of ``shape``, and the ms a device copy takes to move
+    4 tensor-sizes (q, k, v read and o written: the forward's bytes floor)."""
+    q, k, v = [torch.randn(shape, device="cuda", dtype=dtype, requires_grad=True)
+               for _ in range(3)]
+    do = torch.randn(shape, device="cuda", dtype=dtype)
+    src = torch.empty(2 * math.prod(shape), device="cuda", dtype=dtype)
+    dst = torch.empty_like(src)
+    return q, k, v, do, timeit(lambda: dst.copy_(src))
+
+
+def time_sdpa(q, k, v, do, causal) -> dict:
+    """{("sdpa BACKEND", "fwd" | "fwd+bwd"): ms} for each SDPA backend that takes the shape,
+    through ``sdpa_path`` (with the permutes our layout needs); the others are reported."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
+    res = {}
+    for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                    SDPBackend.CUDNN_ATTENTION):
+        name = "sdpa " + backend.name.lower().replace("_attention", "")
+        try:
+            with sdpa_kernel([backend]):
+                with torch.no_grad():
+                    sdpa_path(q, k, v, causal)
+                    res[name, "fwd"] = timeit(lambda: sdpa_path(q, k, v, causal))
+                res[name, "fwd+bwd"] = timeit(lambda: torch.autograd.grad(
+                    sdpa_path(q, k, v, causal), (q, k, v), do))
+        except RuntimeError as e:
+            print(f"  {name}: did not run: {str(e).splitlines()[0][:120]}")
+        torch.cuda.empty_cache()
+    return res
+
+
+def bench(out_path=None):
     p = torch.cuda.get_device_properties(0)
     print(f"device {p.name}, {p.multi_processor_count} SMs; torch {torch.__version__}, "
           f"triton {triton.__version__}")
@@ -104,12 +135,7 @@ def bench(out_path=None):
     for T in (8, 16, 32, 64):
         shape = (B, T, S, H, D)
         N = math.prod(shape)
-        q, k, v = [torch.randn(shape, device="cuda", dtype=dtype, requires_grad=True)
-                   for _ in range(3)]
-        do = torch.randn(shape, device="cuda", dtype=dtype)
-        src = torch.empty(2 * N, device="cuda", dtype=dtype)
-        dst = torch.empty_like(src)
-        t_copy = timeit(lambda: dst.copy_(src))  # moves 4N elements: q, k, v read + o written
+        q, k, v, do, t_copy = operands(shape, dtype)
         copy_bw = 4 * N * 2 / t_copy / 1e6  # GB/s
         fwd_bytes, fb_bytes = 4 * N * 2, 12 * N * 2
         print(f"\nT={T}: copy of {4 * N * 2 / 1e9:.2f} GB moved in {t_copy:.3f} ms = "
@@ -128,19 +154,7 @@ def bench(out_path=None):
                 del qkv, views
             res["ours", "fwd+bwd"] = timeit(lambda: torch.autograd.grad(
                 kernels.temporal_attention(q, k, v, causal), (q, k, v), do))
-            for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
-                            SDPBackend.CUDNN_ATTENTION):
-                name = "sdpa " + backend.name.lower().replace("_attention", "")
-                try:
-                    with sdpa_kernel([backend]):
-                        with torch.no_grad():
-                            sdpa_path(q, k, v, causal)
-                            res[name, "fwd"] = timeit(lambda: sdpa_path(q, k, v, causal))
-                        res[name, "fwd+bwd"] = timeit(lambda: torch.autograd.grad(
-                            sdpa_path(q, k, v, causal), (q, k, v), do))
-                except RuntimeError as e:
-                    print(f"  {name}: did not run: {str(e).splitlines()[0][:120]}")
-                torch.cuda.empty_cache()
+            res.update(time_sdpa(q, k, v, do, causal))
             for kind, nbytes in (("fwd", fwd_bytes), ("fwd+bwd", fb_bytes)):
                 sd = [t for (n, kd), t in res.items() if kd == kind and n.startswith("sdpa")]
                 best = min(sd) if sd else float("nan")
@@ -154,7 +168,7 @@ def bench(out_path=None):
                     T_, mask, kd_, name, ms, gb = row[:6]
                     print(f"  T={T_:2d} {mask:6s} {kd_:7s} {name:18s} {ms:8.3f} ms {gb:7.0f} GB/s "
                           f"{100 * row[6]:5.1f}% of copy {row[7]:6.2f}x vs best SDPA", flush=True)
-        del q, k, v, do, src, dst
+        del q, k, v, do
         torch.cuda.empty_cache()
 
     table = ["| T | mask | pass | path | ms | GB/s | % copy BW | x fastest SDPA |",
@@ -179,8 +193,6 @@ def other_shapes(shapes=OTHER_SHAPES, Ts=(8, 16, 32, 64), heads=8) -> list[str]:
     """Ours against the fastest SDPA backend (with its permutes) at more shapes: a markdown
     table, its column named "kernel" (not "path") so that the summary plot keeps to the main
     shape."""
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
     dtype = torch.bfloat16
     lines = ["| shape [B, T, S, heads, D] | pass | kernel | ms | GB/s | % copy BW | "
              "x fastest SDPA |", "|---|---|---|---|---|---|---|"]
@@ -188,31 +200,14 @@ def other_shapes(shapes=OTHER_SHAPES, Ts=(8, 16, 32, 64), heads=8) -> list[str]:
     for (B, S, D), T in ((bsd, T) for bsd in shapes for T in Ts):
         shape = (B, T, S, heads, D)
         N = math.prod(shape)
-        q, k, v = [torch.randn(shape, device="cuda", dtype=dtype, requires_grad=True)
-                   for _ in range(3)]
-        do = torch.randn(shape, device="cuda", dtype=dtype)
-        src = torch.empty(2 * N, device="cuda", dtype=dtype)
-        dst = torch.empty_like(src)
-        copy_bw = 4 * N * 2 / timeit(lambda: dst.copy_(src)) / 1e6  # GB/s
-        del src, dst
+        q, k, v, do, t_copy = operands(shape, dtype)
+        copy_bw = 4 * N * 2 / t_copy / 1e6  # GB/s
         res = {}
         with torch.no_grad():
             res["ours", "fwd"] = timeit(lambda: kernels.temporal_attention(q, k, v))
         res["ours", "fwd+bwd"] = timeit(lambda: torch.autograd.grad(
             kernels.temporal_attention(q, k, v), (q, k, v), do))
-        for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
-                        SDPBackend.CUDNN_ATTENTION):
-            name = "sdpa " + backend.name.lower().replace("_attention", "")
-            try:
-                with sdpa_kernel([backend]):
-                    with torch.no_grad():
-                        sdpa_path(q, k, v, False)
-                        res[name, "fwd"] = timeit(lambda: sdpa_path(q, k, v, False))
-                    res[name, "fwd+bwd"] = timeit(lambda: torch.autograd.grad(
-                        sdpa_path(q, k, v, False), (q, k, v), do))
-            except RuntimeError:
-                pass  # a backend that does not take this shape is left out
-            torch.cuda.empty_cache()
+        res.update(time_sdpa(q, k, v, do, False))
         for kind, nbytes in (("fwd", 4 * N * 2), ("fwd+bwd", 12 * N * 2)):
             sd = {n: t for (n, kd), t in res.items() if kd == kind and n.startswith("sdpa")}
             best = min(sd.values()) if sd else float("nan")
