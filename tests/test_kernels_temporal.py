@@ -240,7 +240,7 @@ def test_forced_config_fp16_and_views(override):
                                     (32, 1, 4, 1, 8)])
 def test_bad_config_override(override, config):
     override(config, config)
-    q = torch.randn(1, 4, 2, 1, 16)
+    q = torch.randn(1, 4, 2, 1, 16, device=DEVICE)
     with pytest.raises(ValueError, match="bad config"):
         kernels.temporal_attention(q, q, q)
 
