@@ -508,15 +508,18 @@ def _brick(block: int, To: int, Ho: int, Wo: int) -> tuple[int, int, int]:
 
 
 def _needs_int64(x: Tensor) -> bool:
-    """Whether an offset into x can reach 2**31: the largest is sum((size - 1) * stride), plus
-    the padding's reach before element 0 (a few strides, within the same bound)."""
+    """Whether an offset into x can reach 2**31, so the forward needs 64-bit offsets.
+
+    The largest offset of an element is sum((size - 1) * stride); a window's taps can point a
+    few strides past either end (in masked lanes only), hence the margin of 4 largest strides."""
     reach = sum((n - 1) * abs(st) for n, st in zip(x.shape, x.stride(), strict=True))
     return reach + 4 * max(x.stride(), default=0) >= 2**31
 
 
 class _Plan(NamedTuple):
-    """What a forward call needs that does not depend on the values: the geometry, the output
-    shape, and the launch with its integer arguments; checked once per key and cached."""
+    """What a call needs that does not depend on the values: the geometry, the output shape,
+    the forward launch with its integer arguments, and (filled at the first backward) the
+    backward kernels' launches; checked once per key and cached."""
 
     geo: _Geometry
     out_shape: tuple[int, ...]  # [N, Cout, T', H', W'], stored channels_last_3d

@@ -41,7 +41,7 @@ PRESETS = {
     # temporal attention over the 3x3 patches around each token (radius 1), because
     # per-position attention ghosts moving sprites; pixels embedded and drawn at patch 2
     # around blocks at patch 4 (fine_patch), since patch-4 tokens alone drew ragged sprites;
-    # 2000 steps with a cosine-decayed rate (chosen by a GPU sweep; see the README)
+    # 2000 steps with a cosine-decayed rate (chosen by GPU sweeps against the U-Net preset)
     "cpu-dit": dict(arch="dit", frames=8, size=32, patch_size=4, fine_patch=2, dim=64, depth=4,
                     heads=4, temporal_radius=1, batch=8, steps=2000, lr=1e-3,
                     lr_schedule="cosine", prediction="x0"),

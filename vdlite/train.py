@@ -139,7 +139,7 @@ def train(
     guidance. A frame model sees each clip's prompt with every one of its frames.
 
     Adam with a short linear warm-up (then a constant rate, or with `lr_schedule="cosine"`
-    a cosine decay to 0 at the last step: `lr_factor`), gradient clipping at 1, and an EMA of
+    a cosine decay towards 0 over the run: `lr_factor`), gradient clipping at 1, and an EMA of
     the weights (returned, since it samples better than the raw weights after short training).
     The EMA decay at step n is min(ema_decay, (1 + n) / (10 + n)), so in runs of a few hundred
     steps the warm-up term, not ema_decay, sets it.
@@ -181,7 +181,8 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     """The learning rate at `step` as a fraction of `cfg.lr`.
 
     A linear warm-up over the first w = max(1, steps // 20) steps, min(1, (step + 1) / w),
-    times 1 ("constant") or 0.5 (1 + cos(pi * step / steps)) ("cosine", 0 at the end).
+    times 1 ("constant") or 0.5 (1 + cos(pi * step / steps)) ("cosine": 0 at step = steps,
+    just past the last step).
     """
     factor = min(1.0, (step + 1) / max(1, cfg.steps // 20))
     if cfg.lr_schedule == "cosine":
