@@ -296,9 +296,9 @@ def sweep(json_path=None):
         wf = mod._arrange(w)
         geo = mod._geometry(x, w, 1, 1, True, "zeros")
         plan = [mod._make_plan(x, w, b, geo)]  # remade under each forward tile config
-        dy = torch.randn(mod._forward(x, wf, b, plan[0]).shape, device="cuda",
+        dy = torch.randn(mod._forward(x, w, b, plan[0]).shape, device="cuda",
                          dtype=x.dtype).contiguous(memory_format=CL)
-        run = {"forward": lambda: mod._forward(x, wf, b, plan[0]),
+        run = {"forward": lambda: mod._forward(x, w, b, plan[0]),
                "input_grad": lambda: mod._input_grad(dy, wf, x.shape, geo),
                "weight_grad": lambda: mod._weight_grad(x, dy, w.shape, geo, True)}
         for kind, tiles in SWEEP_TILES.items():

@@ -24,10 +24,15 @@ loop walks the taps (i, j, l) and, within each tap, Cin in chunks of BLOCK_K. Th
 tap (i, j, l) is x read at the shifted positions ``(t*sT + i - pT, h*sH + j - pH, ...)``:
 ``[BLOCK_M, BLOCK_K]``, each row a run of BLOCK_K channels, contiguous in channels-last
 memory (order N, T, H, W, C: ``torch.channels_last_3d``), rows outside the video masked to 0.
-The B tile is the weight rearranged once as ``[kT, kH, kW, Cin, Cout]`` (a copy of the weight,
-a few hundred KB, made per call), ``[BLOCK_K, BLOCK_N]`` contiguous. Both loops are flattened
-into one loop of kT*kH*kW*ceil(Cin/BLOCK_K) steps, so Triton can pipeline the loads of the
-next steps behind the tensor-core dots of this one. The bias is added to the float32 tile and
+The B tile ``[BLOCK_K, BLOCK_N]`` is read from the weight through its strides: a
+channels-last weight (Cin contiguous, as ``model.to(memory_format=torch.channels_last_3d)``
+leaves it) as it is, any other layout through a copy rearranged as ``[kT, kH, kW, Cin, Cout]``
+(Cout contiguous; a few hundred KB, made per call). Both loops are flattened into one loop of
+kT*kH*kW*ceil(Cin/BLOCK_K) steps, so Triton can pipeline the loads of the next steps behind
+the tensor-core dots of this one. Time taps that read padding frames for every row of a tile
+are not visited (zeros), or merged into one step with their weights summed (replicate: they
+all read frame 0): at the first frames of a causal conv a tile does less work than a padded
+copy would. The bias is added to the float32 tile and
 the tile stored channels-last. Any input strides work (a contiguous NCDHW x reads its
 channels with stride T*H*W: correct, slower); the output is always channels_last_3d.
 
@@ -44,8 +49,8 @@ The backward, three more GEMMs over the same index maps (dy = dL/dy, channels-la
   programs of the same launch, split the same way (one more row of the buffer).
 - dx: each input position u receives ``sum w[j] dy[t]`` over the (output t, tap j) pairs with
   ``t*s + j - p = u`` (per axis), i.e. ``t = (u + p - j) / s`` where that divides: a
-  convolution of dy with the flipped weight, Cin and Cout swapped (the forward's copy
-  ``[kT, kH, kW, Cin, Cout]`` read transposed, out channels on the dot's K axis). At stride
+  convolution of dy with the flipped weight, Cin and Cout swapped (the weight copied as
+  ``[kT, kH, kW, Cin, Cout]``, read transposed, out channels on the dot's K axis). At stride
   1 every tap divides. At stride s only the taps with ``j = (u + p) mod s`` do, and which ones
   depends on u mod s: so the input positions are split into the s_T*s_H*s_W residue classes
   ``u = r + s*q`` (a grid axis), and within a class every row of a tile uses the same taps
@@ -84,7 +89,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from kernels._common import _cdiv, _interpreted, _Launch, _precision, _sum
+from kernels._common import _cdiv, _interpreted, _Launch, _max, _precision, _sum
 
 __all__ = ["conv3d"]
 
@@ -122,11 +127,54 @@ def _unflatten(m, A, B, C):
 
 
 @triton.jit
+def _x_tile(X, x0, t_lo, t_hi, h_lo, h_hi, w_lo, w_hi, m_ok, x_k, k, Cin, i, j, l, c0,
+            sxc, sxt, sxh, sxw, REPLICATE: tl.constexpr, EVEN_K: tl.constexpr,
+            OFF64: tl.constexpr):
+    """The A tile of tap (i, j, l), Cin chunk c0: x_shift ``[BLOCK_M, BLOCK_K]``, rows
+    outside the video 0 (zeros) or, before frame 0, read from frame 0 (replicate)."""
+    ok = m_ok & (j >= h_lo) & (j < h_hi) & (l >= w_lo) & (l < w_hi)  # [BLOCK_M]
+    if OFF64:
+        shift = tl.cast(c0, tl.int64) * sxc + tl.cast(j, tl.int64) * sxh \
+            + tl.cast(l, tl.int64) * sxw
+    else:
+        shift = c0 * sxc + j * sxh + l * sxw
+    if REPLICATE:  # frames before 0 read frame 0 (causal: t0 + i <= T - 1 always)
+        if OFF64:
+            rows = x0 + tl.maximum(i, t_lo).to(tl.int64) * sxt + shift
+        else:
+            rows = x0 + tl.maximum(i, t_lo) * sxt + shift
+    else:
+        ok = ok & (i >= t_lo) & (i < t_hi)
+        if OFF64:
+            rows = x0 + (tl.cast(i, tl.int64) * sxt + shift)
+        else:
+            rows = x0 + (i * sxt + shift)
+    a_ptrs = (X + rows)[:, None] + x_k  # [BLOCK_M, BLOCK_K]: one add per element
+    if EVEN_K:
+        return tl.load(a_ptrs, mask=ok[:, None], other=0.0)
+    return tl.load(a_ptrs, mask=ok[:, None] & (k < Cin - c0)[None, :], other=0.0)
+
+
+@triton.jit
+def _w_tile(Wt, w_k, k, co_ok, Cin, i, j, l, c0, swc, swt, swh, sww,
+            EVEN_K: tl.constexpr, EVEN_N: tl.constexpr):
+    """The B tile of tap (i, j, l), Cin chunk c0: weight[co, c0 + k, i, j, l] as
+    ``[BLOCK_K, BLOCK_N]``, read through the weight's strides."""
+    b_ptrs = Wt + (i * swt + j * swh + l * sww + c0 * swc) + w_k
+    if EVEN_K:
+        if EVEN_N:
+            return tl.load(b_ptrs)
+        return tl.load(b_ptrs, mask=co_ok[None, :], other=0.0)
+    return tl.load(b_ptrs, mask=(k < Cin - c0)[:, None] & co_ok[None, :], other=0.0)
+
+
+@triton.jit
 def _forward_kernel(
-    X, Wf, Bias, Y,
+    X, Wt, Bias, Y,
     Cin, T, H, W, Cout, To, Ho, Wo, M,
     sxn, sxc, sxt, sxh, sxw,
     syn, syc, syt, syh, syw,
+    swo, swc, swt, swh, sww,
     sT, sH, sW, pT, pH, pW,
     KT: tl.constexpr, KH: tl.constexpr, KW: tl.constexpr,
     REPLICATE: tl.constexpr, HAS_BIAS: tl.constexpr,
@@ -135,13 +183,24 @@ def _forward_kernel(
     EVEN_K: tl.constexpr, EVEN_N: tl.constexpr, OFF64: tl.constexpr,
 ):
     """y tile ``[BLOCK_M positions, BLOCK_N out channels]`` = sum over taps and Cin chunks of
-    x_shift ``[BLOCK_M, BLOCK_K]`` @ Wf[tap] ``[BLOCK_K, BLOCK_N]``.
+    x_shift ``[BLOCK_M, BLOCK_K]`` @ weight[:, :, tap].T ``[BLOCK_K, BLOCK_N]``.
 
-    Wf is the weight as ``[kT, kH, kW, Cin, Cout]``. The profile (kernels/BENCHMARKS.md) found
-    this loop bound by address and mask arithmetic, not by the tensor cores, so what can be
-    known at compile time is: EVEN_K (BLOCK_K divides Cin) and EVEN_N (BLOCK_N divides Cout)
-    drop the channel masks, and OFF64 = False (x has fewer than 2**31 elements) keeps the
-    per-element offsets in 32 bits."""
+    The weight ``[Cout, Cin, kT, kH, kW]`` is read through its strides (sw*): channels-last
+    (Cin contiguous) as it comes, or the wrapper's ``[kT, kH, kW, Cin, Cout]`` copy (Cout
+    contiguous); Triton specialises the stride that is 1.
+
+    Padding frames, per tile. Let t_max be the latest window start (first input frame) among
+    the tile's rows. Time taps i < -t_max read a frame before 0 for *every* row. With zero
+    padding they contribute nothing and are not visited: the K loop starts at tap -t_max
+    (and stops before taps past the last frame for every row). With replicate padding taps
+    0 .. -t_max all read frame 0 for every row, so they are one step with the weights summed:
+    x[0] @ (w[0] + ... + w[-t_max]). A padded copy would spend those steps multiplying zeros
+    or the same frame; at the first frames of a causal conv a tile here does less work.
+
+    The profile (kernels/BENCHMARKS.md) found this loop bound by address and mask arithmetic,
+    not by the tensor cores, so what can be known at compile time is: EVEN_K (BLOCK_K divides
+    Cin) and EVEN_N (BLOCK_N divides Cout) drop the channel masks, and OFF64 = False (x has
+    fewer than 2**31 elements) keeps the per-element offsets in 32 bits."""
     n_blocks = _cdiv(Cout, BLOCK_N)
     pid_m = tl.program_id(0) // n_blocks  # out-channel blocks fastest: they share the A tiles
     pid_n = tl.program_id(0) % n_blocks
@@ -165,44 +224,39 @@ def _forward_kernel(
     x_k = k[None, :] * sxc  # [1, BLOCK_K] channel offsets within a row of x
     if OFF64:
         x_k = x_k.to(tl.int64)
-    w_k = k[:, None] * Cout + co[None, :]  # [BLOCK_K, BLOCK_N] offsets within a Wf chunk
+    w_k = k[:, None] * swc + co[None, :] * swo  # [BLOCK_K, BLOCK_N] offsets in a chunk
 
+    STEPS_PER_TAP: tl.constexpr = KH * KW * C_BLOCKS  # steps of one time tap i
+    t_max = _max(tl.where(m_ok, t0, -(2**30)), 0)  # the tile's latest window start
+    first = tl.minimum(tl.maximum(-t_max, 0), KT - 1)  # taps < first: padding for every row
+    last = KT
     acc = tl.full([BLOCK_M, BLOCK_N], 0.0, tl.float32)
-    for step in range(0, KT * KH * KW * C_BLOCKS):  # taps (i, j, l) x chunks of Cin
+    if REPLICATE:
+        if first > 0:  # taps 0 .. first read frame 0 for every row: one step, weights summed
+            for step in range(0, STEPS_PER_TAP):
+                j = step // C_BLOCKS // KW
+                l = step // C_BLOCKS % KW
+                c0 = (step % C_BLOCKS) * BLOCK_K
+                a = _x_tile(X, x0, t_lo, t_hi, h_lo, h_hi, w_lo, w_hi, m_ok, x_k, k, Cin,
+                            first, j, l, c0, sxc, sxt, sxh, sxw, REPLICATE, EVEN_K, OFF64)
+                b = tl.zeros([BLOCK_K, BLOCK_N], tl.float32)
+                for i in range(0, first + 1):
+                    b += _w_tile(Wt, w_k, k, co_ok, Cin, i, j, l, c0, swc, swt, swh, sww,
+                                 EVEN_K, EVEN_N).to(tl.float32)
+                acc = tl.dot(a, b.to(a.dtype), acc, input_precision=PRECISION)
+            first += 1
+    else:  # and taps at or past T - t_min: padding after the last frame for every row
+        t_min = -_max(tl.where(m_ok, -t0, -(2**30)), 0)
+        last = tl.maximum(tl.minimum(T - t_min, KT), first)
+    for step in range(first * STEPS_PER_TAP, last * STEPS_PER_TAP):  # taps x Cin chunks
         tap = step // C_BLOCKS  # (C_BLOCKS = ceil(Cin / BLOCK_K), constexpr: cheap division)
         c0 = (step % C_BLOCKS) * BLOCK_K  # first input channel of the chunk
         i = tap // (KH * KW)
         j = tap // KW % KH
         l = tap % KW
-        ok = m_ok & (j >= h_lo) & (j < h_hi) & (l >= w_lo) & (l < w_hi)  # [BLOCK_M]
-        if OFF64:
-            shift = tl.cast(c0, tl.int64) * sxc + tl.cast(j, tl.int64) * sxh \
-                + tl.cast(l, tl.int64) * sxw
-        else:
-            shift = c0 * sxc + j * sxh + l * sxw
-        if REPLICATE:  # frames before 0 read frame 0 (causal: t0 + i <= T - 1 always)
-            if OFF64:
-                rows = x0 + tl.maximum(i, t_lo).to(tl.int64) * sxt + shift
-            else:
-                rows = x0 + tl.maximum(i, t_lo) * sxt + shift
-        else:
-            ok = ok & (i >= t_lo) & (i < t_hi)
-            if OFF64:
-                rows = x0 + (tl.cast(i, tl.int64) * sxt + shift)
-            else:
-                rows = x0 + (i * sxt + shift)
-        a_ptrs = (X + rows)[:, None] + x_k  # [BLOCK_M, BLOCK_K]: one add per element
-        b_ptrs = Wf + (tl.cast(tap, tl.int64) * Cin + c0) * Cout + w_k  # [BLOCK_K, BLOCK_N]
-        if EVEN_K:
-            a = tl.load(a_ptrs, mask=ok[:, None], other=0.0)
-            if EVEN_N:
-                b = tl.load(b_ptrs)
-            else:
-                b = tl.load(b_ptrs, mask=co_ok[None, :], other=0.0)
-        else:
-            k_ok = k < Cin - c0
-            a = tl.load(a_ptrs, mask=ok[:, None] & k_ok[None, :], other=0.0)
-            b = tl.load(b_ptrs, mask=k_ok[:, None] & co_ok[None, :], other=0.0)
+        a = _x_tile(X, x0, t_lo, t_hi, h_lo, h_hi, w_lo, w_hi, m_ok, x_k, k, Cin, i, j, l, c0,
+                    sxc, sxt, sxh, sxw, REPLICATE, EVEN_K, OFF64)
+        b = _w_tile(Wt, w_k, k, co_ok, Cin, i, j, l, c0, swc, swt, swh, sww, EVEN_K, EVEN_N)
         acc = tl.dot(a, b, acc, input_precision=PRECISION)
 
     if HAS_BIAS:
@@ -526,6 +580,7 @@ class _Plan(NamedTuple):
     launch: _Launch
     scalars: tuple[int, ...]  # the forward kernel's integer arguments, in signature order
     backward: dict  # the backward kernels' launches, made at the first backward
+    arrange: bool  # whether the forward reads a [kT, kH, kW, Cin, Cout] copy of the weight
 
 
 def _make_plan(x: Tensor, weight: Tensor, bias: Tensor | None, geo: _Geometry) -> _Plan:
@@ -535,6 +590,9 @@ def _make_plan(x: Tensor, weight: Tensor, bias: Tensor | None, geo: _Geometry) -
     out_shape = (N, Cout, To, Ho, Wo)
     y_strides = torch.empty(out_shape, device="meta", memory_format=torch.channels_last_3d).stride()
     M = N * To * Ho * Wo
+    arrange = weight.stride(1) != 1  # Cin not contiguous (e.g. NCDHW): read a copy instead
+    w_strides = (torch.empty(weight.shape, device="meta").permute(2, 3, 4, 1, 0).contiguous()
+                 .permute(4, 3, 0, 1, 2).stride() if arrange else weight.stride())
     cfg = _config("forward", x.dtype, Cin, Cout, M)
     grid = (triton.cdiv(M, cfg.block_m) * triton.cdiv(Cout, cfg.block_n),)
     constants = dict(KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate, HAS_BIAS=bias is not None,
@@ -542,18 +600,20 @@ def _make_plan(x: Tensor, weight: Tensor, bias: Tensor | None, geo: _Geometry) -
                      C_BLOCKS=triton.cdiv(Cin, cfg.block_k), PRECISION=_precision(x.dtype),
                      EVEN_K=Cin % cfg.block_k == 0, EVEN_N=Cout % cfg.block_n == 0,
                      OFF64=_needs_int64(x))
-    scalars = (Cin, T, H, W, Cout, To, Ho, Wo, M, *x.stride(), *y_strides, *geo.stride,
-               *geo.pad)
+    scalars = (Cin, T, H, W, Cout, To, Ho, Wo, M, *x.stride(), *y_strides, *w_strides,
+               *geo.stride, *geo.pad)
     return _Plan(geo, out_shape, _Launch(_forward_kernel, grid, constants, cfg.num_warps,
-                                         cfg.num_stages), scalars, {})
+                                         cfg.num_stages), scalars, {}, arrange)
 
 
-def _forward(x: Tensor, wf: Tensor, bias: Tensor | None, plan: _Plan) -> Tensor:
-    """y = conv(x) + bias; wf is the weight as ``[kT, kH, kW, Cin, Cout]``."""
+def _forward(x: Tensor, weight: Tensor, bias: Tensor | None, plan: _Plan) -> Tensor:
+    """y = conv(x) + bias. A channels-last weight (Cin contiguous) is read as it is; any
+    other layout through a ``[kT, kH, kW, Cin, Cout]`` copy (``_arrange``), made per call."""
     y = torch.empty(plan.out_shape, dtype=x.dtype, device=x.device,
                     memory_format=torch.channels_last_3d)
     if y.numel():
-        plan.launch(x, wf, bias if bias is not None else wf, y, *plan.scalars)
+        w = _arrange(weight).permute(4, 3, 0, 1, 2) if plan.arrange else weight
+        plan.launch(x, w, bias if bias is not None else w, y, *plan.scalars)
     return y
 
 
@@ -645,28 +705,28 @@ def _weight_grad_launch(x: Tensor, dy: Tensor, weight_shape: torch.Size, geo: _G
 
 
 def _arrange(weight: Tensor) -> Tensor:
-    """``[Cout, Cin, kT, kH, kW]`` -> ``[kT, kH, kW, Cin, Cout]``: the forward's B tiles (and,
-    read transposed, the input gradient's), contiguous. A copy of the weight, per call."""
+    """``[Cout, Cin, kT, kH, kW]`` -> ``[kT, kH, kW, Cin, Cout]``, contiguous: the input
+    gradient's B tiles (read transposed), and the forward's when the weight is not
+    channels-last. A copy of the weight, per call."""
     return weight.permute(2, 3, 4, 1, 0).contiguous()
 
 
 class _Conv3d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, plan):
-        wf = _arrange(weight)
-        ctx.save_for_backward(x, wf)
+        ctx.save_for_backward(x, weight)
         ctx.geo, ctx.has_bias, ctx.weight_shape = plan.geo, bias is not None, weight.shape
         ctx.cache = plan.backward
-        return _forward(x, wf, bias, plan)
+        return _forward(x, weight, bias, plan)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy):
-        x, wf = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         dy = dy.contiguous(memory_format=torch.channels_last_3d)  # no-op for our own output
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dx = _input_grad(dy, wf, x.shape, ctx.geo, ctx.cache)
+            dx = _input_grad(dy, _arrange(weight), x.shape, ctx.geo, ctx.cache)
         if ctx.needs_input_grad[1] or (ctx.has_bias and ctx.needs_input_grad[2]):
             if dy.numel() == 0 or x.numel() == 0:
                 dw = x.new_zeros(ctx.weight_shape)
@@ -829,7 +889,7 @@ def conv3d(
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
                                     or (bias is not None and bias.requires_grad)):
         return _Conv3d.apply(x, weight, bias, plan)
-    return _forward(x, _arrange(weight), bias, plan)  # nothing to differentiate: no autograd
+    return _forward(x, weight, bias, plan)  # nothing to differentiate: no autograd
 
 
 _PLANS: dict[tuple, _Plan] = {}
@@ -839,12 +899,12 @@ def _get_plan(x, weight, bias, stride, padding, causal, pad_mode, dilation, grou
     """The cached plan of this call; the arguments are checked the first time a key is seen.
 
     The key holds everything the checks and Triton's specialisation read: shapes, strides,
-    dtypes, devices, x's and bias's pointer alignment, and the options as written (repr, so
-    that True and 1 differ; the output and the weight copy are fresh allocations, always
-    aligned). Where no key can be built (x or weight not a tensor) the checks raise."""
+    dtypes, devices, x's, weight's and bias's pointer alignment, and the options as written
+    (repr, so that True and 1 differ; the output and a weight copy are fresh allocations,
+    always aligned). Where no key can be built (x or weight not a tensor) the checks raise."""
     try:
         key = (x.shape, x.stride(), x.dtype, x.device, x.data_ptr() % 16, weight.shape,
-               weight.dtype, weight.device,
+               weight.stride(), weight.dtype, weight.device, weight.data_ptr() % 16,
                None if bias is None else (bias.shape, bias.dtype, bias.device,
                                           bias.data_ptr() % 16),
                repr((stride, padding, causal, pad_mode, dilation, groups)))

@@ -10,7 +10,8 @@ Run under ncu on a GPU, e.g.::
 
 Each workload calls the kernel (and, where the profile compares with it, the PyTorch way)
 twice, so ``--launch-skip`` can step over the first, compiling call. Names: ``conv3d`` (causal
-conv3d forward, [1, 128, 16, 64, 64], ours then cuDNN), ``spatial`` (spatial attention forward
+conv3d forward, [1, 128, 16, 64, 64], ours then cuDNN), ``conv3d256`` (the same at
+[1, 256, 8, 32, 32]), ``spatial`` (spatial attention forward
 at [1, 16, 4096, 8, 128], ours then cuDNN SDPA), ``temporal32`` (temporal attention
 forward+backward at T = 32), ``temporal64`` (forward at T = 64); bf16 throughout.
 """
@@ -25,12 +26,13 @@ import kernels
 BF16 = torch.bfloat16
 
 
-def conv3d() -> None:
+def conv3d(shape=(1, 128, 16, 64, 64)) -> None:
     cl = torch.channels_last_3d
-    x = torch.randn(1, 128, 16, 64, 64, device="cuda", dtype=BF16).contiguous(memory_format=cl)
-    w = (torch.randn(128, 128, 3, 3, 3, device="cuda", dtype=BF16) / 60).contiguous(
+    c = shape[1]
+    x = torch.randn(shape, device="cuda", dtype=BF16).contiguous(memory_format=cl)
+    w = (torch.randn(c, c, 3, 3, 3, device="cuda", dtype=BF16) / (27 * c) ** 0.5).contiguous(
         memory_format=cl)
-    b = torch.randn(128, device="cuda", dtype=BF16)
+    b = torch.randn(c, device="cuda", dtype=BF16)
     with torch.no_grad():
         for _ in range(2):
             kernels.conv3d(x, w, b, padding=1, causal=True)
@@ -61,7 +63,8 @@ def temporal(T: int, backward: bool) -> None:
                 kernels.temporal_attention(q, k, v)
 
 
-WORKLOADS = {"conv3d": conv3d, "spatial": spatial,
+WORKLOADS = {"conv3d": conv3d, "conv3d256": lambda: conv3d((1, 256, 8, 32, 32)),
+             "spatial": spatial,
              "temporal32": lambda: temporal(32, True), "temporal64": lambda: temporal(64, False)}
 
 if __name__ == "__main__":

@@ -62,20 +62,24 @@ def error(x, ref):
     return ((x - ref).norm() / ref.norm()).item()
 
 
-def operands(shape, c_out, kernel, dtype, channels_last=True, bias=True, seed=0):
+def operands(shape, c_out, kernel, dtype, channels_last=True, bias=True, seed=0,
+             weight_channels_last=False):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(shape, generator=g).to(dtype)
     w = (torch.randn(c_out, shape[1], *kernel, generator=g) / 4).to(dtype)
     b = torch.randn(c_out, generator=g).to(dtype) if bias else None
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last_3d)
+    if weight_channels_last:
+        w = w.contiguous(memory_format=torch.channels_last_3d)
     return [t.to(DEVICE) if t is not None else None for t in (x, w, b)]
 
 
 def check(shape, c_out, kernel, stride=1, padding=0, causal=False, pad_mode="zeros",
-          dtype=torch.float32, channels_last=True, bias=True):
+          dtype=torch.float32, channels_last=True, bias=True, weight_channels_last=False):
     """Kernel against the float64 oracle: output, dx, dweight, dbias, layouts and dtypes."""
-    x, w, b = operands(shape, c_out, kernel, dtype, channels_last, bias)
+    x, w, b = operands(shape, c_out, kernel, dtype, channels_last, bias,
+                       weight_channels_last=weight_channels_last)
     leaves = [t.detach().requires_grad_() for t in (x, w, b) if t is not None]
     y = conv3d(*leaves, *([None] if b is None else []), stride=stride, padding=padding,
                causal=causal, pad_mode=pad_mode)
@@ -170,6 +174,45 @@ def test_small_tiles(monkeypatch, stride):
     monkeypatch.setattr(module, "_config", lambda *args: module._Tiles(16, 16, 16, 1, 1))
     monkeypatch.setattr(module, "_PLANS", {})  # cached plans hold the default tiles
     check((1, 20, 4, 2, 5), 17, (3, 1, 3), stride, (0, 1), True, "replicate")
+
+
+@pytest.mark.parametrize("causal, pad_mode, stride, padding", [
+    (False, "zeros", 2, 1), (True, "zeros", 1, (1, 1)), (True, "replicate", (2, 1, 2), (1, 1)),
+])
+def test_channels_last_weight_is_read_in_place(monkeypatch, causal, pad_mode, stride, padding):
+    """A channels-last weight (Cin contiguous) is read through its strides, with no copy (the
+    plan says so); output and gradients still match the oracle. An NCDHW weight is copied."""
+    monkeypatch.setattr(module, "_PLANS", {})
+    check((2, 17, 7, 5, 9), 20, (3, 3, 3), stride, padding, causal, pad_mode,
+          weight_channels_last=True)
+    check((2, 17, 7, 5, 9), 20, (3, 3, 3), stride, padding, causal, pad_mode)
+    assert sorted(plan.arrange for plan in module._PLANS.values()) == [False, True]
+
+
+def test_zero_padding_taps_of_a_whole_tile_are_skipped():
+    """With zero padding, a tile whose rows all sit in frame 0 of a causal conv never visits
+    time taps 0 .. kT-2 (they read only padding): a NaN in tap 0 of the weight reaches output
+    frames t >= 2 (NaN * x) but not frame 0's first tile, which a padded copy would have
+    multiplied by zeros (0 * NaN = NaN). Frames 13 x 17 = 221 positions: the interpreter's
+    128-row tiles put rows 0-127 in frame 0 alone. The other values still match the oracle,
+    also in a tile holding frames 0 and 1. With replicate padding the same taps are merged
+    into one step (all read frame 0, weights summed): every output still reads tap 0, and
+    the values match the oracle."""
+    x, w, b = operands((1, 5, 4, 13, 17), 6, (3, 3, 3), torch.float32)
+    ref = reference(x.double(), w.double(), b.double(), 1, (1, 1), True, "zeros")
+    bad = w.clone()
+    bad[:, :, 0] = float("nan")
+    y = conv3d(x, bad, b, padding=1, causal=True).cpu()
+    flat = y.permute(0, 2, 3, 4, 1).reshape(4 * 221, 6)  # rows in the kernel's order
+    assert not flat[:128].isnan().any() and flat[2 * 221:].isnan().all()
+    first = ref.permute(0, 2, 3, 4, 1).reshape(4 * 221, 6)[:128]
+    assert ((flat[:128] - first).norm() / first.norm()).item() <= 1e-5
+    assert conv3d(x, bad, b, padding=1, causal=True, pad_mode="replicate").isnan().all()
+    assert error(conv3d(x, w, b, padding=1, causal=True), ref) <= 1e-5
+    for dtype, tol in ((torch.float32, 1e-5), (torch.float16, 4e-3)):
+        xd, wd, bd = (t.to(dtype) for t in (x, w, b))
+        ref = reference(*(t.double() for t in (xd, wd, bd)), 1, (1, 1), True, "replicate")
+        assert error(conv3d(xd, wd, bd, padding=1, causal=True, pad_mode="replicate"), ref) <= tol
 
 
 def test_causal_output_ignores_the_future():
