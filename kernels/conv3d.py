@@ -29,10 +29,9 @@ channels-last weight (Cin contiguous, as ``model.to(memory_format=torch.channels
 leaves it) as it is, any other layout through a copy rearranged as ``[kT, kH, kW, Cin, Cout]``
 (Cout contiguous; a few hundred KB, made per call). Both loops are flattened into one loop of
 kT*kH*kW*ceil(Cin/BLOCK_K) steps, so Triton can pipeline the loads of the next steps behind
-the tensor-core dots of this one. Time taps that read padding frames for every row of a tile
-are not visited (zeros), or merged into one step with their weights summed (replicate: they
-all read frame 0): at the first frames of a causal conv a tile does less work than a padded
-copy would. The bias is added to the float32 tile and
+the tensor-core dots of this one. With zero padding, time taps that read padding frames for
+every row of a tile are not visited: at the first frames of a causal conv a tile does less
+work than a padded copy would. The bias is added to the float32 tile and
 the tile stored channels-last. Any input strides work (a contiguous NCDHW x reads its
 channels with stride T*H*W: correct, slower); the output is always channels_last_3d.
 
@@ -192,10 +191,11 @@ def _forward_kernel(
     Padding frames, per tile. Let t_max be the latest window start (first input frame) among
     the tile's rows. Time taps i < -t_max read a frame before 0 for *every* row. With zero
     padding they contribute nothing and are not visited: the K loop starts at tap -t_max
-    (and stops before taps past the last frame for every row). With replicate padding taps
-    0 .. -t_max all read frame 0 for every row, so they are one step with the weights summed:
-    x[0] @ (w[0] + ... + w[-t_max]). A padded copy would spend those steps multiplying zeros
-    or the same frame; at the first frames of a causal conv a tile here does less work.
+    (and stops before taps past the last frame for every row), where a padded copy would
+    spend those steps multiplying zeros. (With replicate padding taps 0 .. -t_max all read
+    frame 0 and could be one step with their weights summed; done inside this kernel, as a
+    loop before the main one, it made the whole kernel 2x slower on the H100, so replicate
+    visits every tap.)
 
     The profile (kernels/BENCHMARKS.md) found this loop bound by address and mask arithmetic,
     not by the tensor cores, so what can be known at compile time is: EVEN_K (BLOCK_K divides
@@ -227,27 +227,13 @@ def _forward_kernel(
     w_k = k[:, None] * swc + co[None, :] * swo  # [BLOCK_K, BLOCK_N] offsets in a chunk
 
     STEPS_PER_TAP: tl.constexpr = KH * KW * C_BLOCKS  # steps of one time tap i
-    t_max = _max(tl.where(m_ok, t0, -(2**30)), 0)  # the tile's latest window start
-    first = tl.minimum(tl.maximum(-t_max, 0), KT - 1)  # taps < first: padding for every row
-    last = KT
-    acc = tl.full([BLOCK_M, BLOCK_N], 0.0, tl.float32)
-    if REPLICATE:
-        if first > 0:  # taps 0 .. first read frame 0 for every row: one step, weights summed
-            for step in range(0, STEPS_PER_TAP):
-                j = step // C_BLOCKS // KW
-                l = step // C_BLOCKS % KW
-                c0 = (step % C_BLOCKS) * BLOCK_K
-                a = _x_tile(X, x0, t_lo, t_hi, h_lo, h_hi, w_lo, w_hi, m_ok, x_k, k, Cin,
-                            first, j, l, c0, sxc, sxt, sxh, sxw, REPLICATE, EVEN_K, OFF64)
-                b = tl.zeros([BLOCK_K, BLOCK_N], tl.float32)
-                for i in range(0, first + 1):
-                    b += _w_tile(Wt, w_k, k, co_ok, Cin, i, j, l, c0, swc, swt, swh, sww,
-                                 EVEN_K, EVEN_N).to(tl.float32)
-                acc = tl.dot(a, b.to(a.dtype), acc, input_precision=PRECISION)
-            first += 1
-    else:  # and taps at or past T - t_min: padding after the last frame for every row
-        t_min = -_max(tl.where(m_ok, -t0, -(2**30)), 0)
+    first, last = 0, KT  # the time taps this tile visits
+    if not REPLICATE:  # skip taps that read padding for every row: i < -t_max, i >= T - t_min
+        t_max = _max(tl.where(m_ok, t0, -(2**30)), 0)  # the tile's latest window start
+        t_min = -_max(tl.where(m_ok, -t0, -(2**30)), 0)  # and earliest
+        first = tl.minimum(tl.maximum(-t_max, 0), KT)
         last = tl.maximum(tl.minimum(T - t_min, KT), first)
+    acc = tl.full([BLOCK_M, BLOCK_N], 0.0, tl.float32)
     for step in range(first * STEPS_PER_TAP, last * STEPS_PER_TAP):  # taps x Cin chunks
         tap = step // C_BLOCKS  # (C_BLOCKS = ceil(Cin / BLOCK_K), constexpr: cheap division)
         c0 = (step % C_BLOCKS) * BLOCK_K  # first input channel of the chunk
@@ -511,7 +497,10 @@ def _config(kind: str, dtype: torch.dtype, c_in: int, c_out: int, m: int) -> _Ti
     - forward (after its masks and 64-bit offsets went, 2026-11-26): K chunks of 64
       channels, 3 stages (0.110 / 0.068 ms; chunks of 32 with 4 stages: 0.121 / 0.081); 4
       warps, or 8 where there are fewer than two 128 x 128 tiles per SM (the 256-channel
-      shape: 0.068 vs 0.076 ms), so each SM still has 8 warps to switch between.
+      shape: 0.068 vs 0.076 ms), so each SM still has 8 warps to switch between. With the
+      weight read in place and padding taps skipped (later that day): 0.105 ms at 128
+      channels (8 warps: 0.127); at 256, 64 x 256 tiles, whose A tile is loaded once for all
+      out channels, 0.057 ms (128 x 128: 0.061, 128 x 256: 0.079).
     - input_grad, many tiles (m * Cin >= 2**22, about two waves of 128 x 128 tiles on 132
       SMs): 256 x 128 tiles, chunks of 32, 8 warps, 4 stages (0.131 vs 0.178 at 128/64/4/4);
       fewer: 128 x 128, chunks of 64, 8 warps, 4 stages (0.091 vs 0.113).
@@ -531,6 +520,8 @@ def _config(kind: str, dtype: torch.dtype, c_in: int, c_out: int, m: int) -> _Ti
         return _Tiles(_fit(c_in, 16, 128), _fit(c_out, 16, 128), 32, 4, 5)
     if kind == "forward":
         few = triton.cdiv(m, 128) * triton.cdiv(c_out, 128) < 2 * 132  # the H100 has 132 SMs
+        if few and c_out >= 256:  # one 64-row A tile feeds all 256 out channels
+            return _Tiles(64, 256, _fit(c_in, 16, 64), 8, 3)
         return _Tiles(128, _fit(c_out, 16, 128), _fit(c_in, 16, 64), 8 if few else 4, 3)
     if m * c_in >= 2**22:
         return _Tiles(256, _fit(c_in, 16, 128), _fit(c_out, 16, 32), 8, 4)

@@ -195,9 +195,8 @@ def test_zero_padding_taps_of_a_whole_tile_are_skipped():
     frames t >= 2 (NaN * x) but not frame 0's first tile, which a padded copy would have
     multiplied by zeros (0 * NaN = NaN). Frames 13 x 17 = 221 positions: the interpreter's
     128-row tiles put rows 0-127 in frame 0 alone. The other values still match the oracle,
-    also in a tile holding frames 0 and 1. With replicate padding the same taps are merged
-    into one step (all read frame 0, weights summed): every output still reads tap 0, and
-    the values match the oracle."""
+    also in a tile holding frames 0 and 1. With replicate padding every tap is visited (each
+    output reads tap 0), and the values match the oracle."""
     x, w, b = operands((1, 5, 4, 13, 17), 6, (3, 3, 3), torch.float32)
     ref = reference(x.double(), w.double(), b.double(), 1, (1, 1), True, "zeros")
     bad = w.clone()
