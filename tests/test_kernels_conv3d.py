@@ -193,10 +193,11 @@ def test_zero_padding_taps_of_a_whole_tile_are_skipped():
     """With zero padding, a tile whose rows all sit in frame 0 of a causal conv never visits
     time taps 0 .. kT-2 (they read only padding): a NaN in tap 0 of the weight reaches output
     frames t >= 2 (NaN * x) but not frame 0's first tile, which a padded copy would have
-    multiplied by zeros (0 * NaN = NaN). Frames 13 x 17 = 221 positions: the interpreter's
-    128-row tiles put rows 0-127 in frame 0 alone. The other values still match the oracle,
-    also in a tile holding frames 0 and 1. With replicate padding every tap is visited (each
-    output reads tap 0), and the values match the oracle."""
+    multiplied by zeros (0 * NaN = NaN). Frames 13 x 17 = 221 positions: 128-row tiles (the
+    interpreter's, and the GPU's at this size) put rows 0-127 in frame 0 alone. The other
+    values still match the oracle, also in a tile holding frames 0 and 1. With replicate
+    padding every tap is visited (each output reads tap 0), and the values match the
+    oracle."""
     x, w, b = operands((1, 5, 4, 13, 17), 6, (3, 3, 3), torch.float32)
     ref = reference(x.double(), w.double(), b.double(), 1, (1, 1), True, "zeros")
     bad = w.clone()
@@ -204,7 +205,7 @@ def test_zero_padding_taps_of_a_whole_tile_are_skipped():
     y = conv3d(x, bad, b, padding=1, causal=True).cpu()
     flat = y.permute(0, 2, 3, 4, 1).reshape(4 * 221, 6)  # rows in the kernel's order
     assert not flat[:128].isnan().any() and flat[2 * 221:].isnan().all()
-    first = ref.permute(0, 2, 3, 4, 1).reshape(4 * 221, 6)[:128]
+    first = ref.cpu().permute(0, 2, 3, 4, 1).reshape(4 * 221, 6)[:128]
     assert ((flat[:128] - first).norm() / first.norm()).item() <= 1e-5
     assert conv3d(x, bad, b, padding=1, causal=True, pad_mode="replicate").isnan().all()
     assert error(conv3d(x, w, b, padding=1, causal=True), ref) <= 1e-5
