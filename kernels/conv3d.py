@@ -66,11 +66,11 @@ Everything above runs in Triton; PyTorch only rearranges the weight (``permute``
 ``cumsum`` for Wex), sums the split-M partials of dW and db, and makes dy channels-last when it
 arrives in another layout (one copy; a gradient through our channels-last output already is).
 
-Measured (H100, bf16, kernels/bench_conv3d.py): the forward kernel alone runs the causal
-128 -> 128, k = 3 conv on [1, 128, 16, 64, 64] in 0.14 ms (~420 TFLOP/s, about cuDNN's time
-for the same conv with its padding done by F.pad) and 256 -> 256 on [1, 256, 8, 32, 32] in
-0.085 ms; at batch 1 a whole call is bound by the Python and launch overhead on that host
-(~0.15-0.2 ms of CPU per forward call), at batch 2 it matches the best PyTorch way.
+Measured (H100, bf16, ``python -m kernels.bench --only conv3d``, kernels/BENCHMARKS.md): the
+causal 128 -> 128, k = 3 forward on [1, 128, 16, 64, 64] takes 0.104 ms per call (1.27x the
+fastest PyTorch way, F.conv3d through cuDNN with the padding done around it), and 256 -> 256
+on [1, 256, 8, 32, 32] 0.056 ms; with replicate padding 2.28x and 1.82x F.pad(replicate) +
+cuDNN. Both with channels-last x and weight.
 
 Dots accumulate in float32. float16/bfloat16 feed the tensor cores as they are; float32 uses
 full-precision ("ieee") dots, not TF32. Limits: groups = 1, dilation = 1, any stride >= 1,
