@@ -22,12 +22,22 @@ def test_dit_demo_runs_end_to_end_and_reports_the_flicker_scenario(tmp_path):
     """Plumbing only (2 steps): the DiT demo writes every file and both flicker reports."""
     res = run_demo(tmp_path, steps=2, num_samples=2, sample_steps=2, progress=False,
                    arch="dit")
-    assert res["config"]["arch"] == "dit"
+    assert res["config"]["arch"] == "dit" and res["num_samples"] == 2
     for name in ("sample.gif", "side_by_side.gif", "metrics.json", "metrics.png",
                  "video_model.pt", "frame_model.pt"):
         assert (tmp_path / name).is_file(), name
     assert set(res["flicker"]) == {"with", "without"}
     assert set(res["flicker"]["with"]) == set(res["metrics"]["video_model"])
+
+
+def test_the_demo_and_its_cli_sample_demo_samples_clips_by_default():
+    import inspect
+
+    from vdlite.cli import build_parser
+    from vdlite.demo import DEMO_SAMPLES
+
+    assert inspect.signature(run_demo).parameters["num_samples"].default == DEMO_SAMPLES
+    assert build_parser().parse_args(["demo"]).samples == DEMO_SAMPLES == 64
 
 
 def test_demo_config_rejects_a_preset_of_the_other_architecture():

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from vdlite.demo import DEMO_SAMPLES
+
 USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 
 
@@ -55,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="training steps per model (default: the device's preset)")
     demo.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--samples", type=positive_int, default=16, help="clips sampled per model")
+    demo.add_argument("--samples", type=positive_int, default=DEMO_SAMPLES,
+                      help=f"clips sampled per model; the figures are means over them "
+                           f"(default: {DEMO_SAMPLES})")
     demo.add_argument("--sample-steps", type=positive_int, default=50, help="DDIM steps")
     demo.add_argument("--arch", choices=("unet", "dit"), default="unet",
                       help="denoiser: the 3D U-Net or the factorised space-time transformer")

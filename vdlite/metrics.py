@@ -92,6 +92,10 @@ def path_residual(video: torch.Tensor, masks: torch.Tensor | None = None) -> flo
 
     For each clip, with t over the frames where a sprite is found, solve
     min_{c0, v} sum_t |c_t - c0 - v t|^2 and report sqrt(mean residual^2).
+
+    Frames without a sprite are left out (clips with fewer than 3 such frames entirely), so a
+    model that loses its sprite in the frames where it would stray scores better than one
+    that draws it there: read this figure beside `missing_frames`.
     """
     masks = sprite_masks(video) if masks is None else masks
     _, _, centroid, present = _sprite_stats(video, masks)
