@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from vdlite.data import MovingSprites
-from vdlite.metrics import consistency_report, path_residual, size_drift, sprite_masks
+from vdlite.metrics import (
+    complete_path_residual,
+    consistency_report,
+    path_residual,
+    size_drift,
+    sprite_masks,
+)
 
 
 def square_clip(t=7, size=20, start=(3, 4), vel=(1, 2), side=4, colour=(1.0, -1.0, -1.0)):
@@ -82,3 +88,25 @@ def test_flicker_is_the_mean_absolute_frame_difference():
     assert consistency_report(video)["flicker"] == pytest.approx(total / count, rel=1e-6)
     still = video[:, :, :1].expand(2, 3, 5, 7, 9)
     assert consistency_report(still)["flicker"] == 0.0
+
+
+def test_losing_the_sprite_where_it_strays_lowers_path_but_not_complete_path():
+    """A clip that jumps off its line at frame 4 scores a path residual r > 0. Erasing the
+    sprite in that frame lowers path_residual to 0 (the remaining frames lie on a line), which
+    is the bias complete_path_residual removes: it leaves the erased clip out and reports the
+    straight clip's 0 beside the jumping clip's r; with only the erased clip it is NaN."""
+    straight = square_clip(t=5, vel=(1, 0))
+    jump = square_clip(t=5, vel=(1, 0))
+    jump[0, :, 4] = -0.5
+    jump[0, :, 4, 4:8, 12:16] = torch.tensor([1.0, -1.0, -1.0])[:, None, None]
+    r = path_residual(jump)
+    assert r > 1
+    erased = jump.clone()
+    erased[0, :, 4] = -0.5  # the sprite is lost in the frame where it strayed
+    assert path_residual(erased) == pytest.approx(0.0, abs=1e-4)
+    assert complete_path_residual(torch.cat([straight, jump])) == pytest.approx(
+        path_residual(torch.cat([straight, jump])), rel=1e-6)
+    assert complete_path_residual(torch.cat([jump, erased])) == pytest.approx(r, rel=1e-6)
+    assert complete_path_residual(erased) != complete_path_residual(erased)  # NaN
+    assert consistency_report(torch.cat([jump, erased]))["complete_path_residual"] == (
+        pytest.approx(r, rel=1e-6))

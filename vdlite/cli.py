@@ -126,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     header = f"{'figure (lower is better)':26s}{'real clips':>12s}{'video':>10s}{'frame':>10s}"
     print(header)
     m = res["metrics"]
-    for key in (*CONSISTENCY_FIGURES, "missing_frames", "flicker"):
+    for key in (*CONSISTENCY_FIGURES, "complete_path_residual", "missing_frames", "flicker"):
         print(f"{key:26s}{m['real_clips'][key]:12.4f}{m['video_model'][key]:10.4f}"
               f"{m['frame_by_frame'][key]:10.4f}")
     if "flicker" in res:

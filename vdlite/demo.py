@@ -28,7 +28,8 @@ from vdlite.data import MovingSprites, tile_videos, write_gif
 from vdlite.metrics import consistency_report
 from vdlite.train import Timer, TrainConfig, clip_batches, sample, save_checkpoint, train
 
-# The four figures the demo compares; `missing_frames` and `flicker` are reported beside them.
+# The four figures the demo compares; `complete_path_residual`, `missing_frames` and `flicker`
+# are reported beside them.
 CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_residual")
 
 # Clips sampled per model. The figures are means over clips, and 16 were too few to rank two

@@ -9,6 +9,7 @@ be measured directly on a generated clip, without a learned feature network:
 - `size_drift`: coefficient of variation (std / mean) over frames of the sprite's area;
 - `path_residual`: RMS distance (pixels) between the sprite's centroids and the best
   constant-velocity path c(t) = c0 + v t fitted to them by least squares;
+- `complete_path_residual`: the same, over the clips whose sprite is found in every frame;
 - `missing_frames`: fraction of frames in which no sprite is found;
 - `flicker`: mean |x_{t+1} - x_t| over all pixels and channels (VBench's "temporal
   flickering", there measured on static scenes). A real sprite clip is not static -- its
@@ -95,7 +96,8 @@ def path_residual(video: torch.Tensor, masks: torch.Tensor | None = None) -> flo
 
     Frames without a sprite are left out (clips with fewer than 3 such frames entirely), so a
     model that loses its sprite in the frames where it would stray scores better than one
-    that draws it there: read this figure beside `missing_frames`.
+    that draws it there: read this figure beside `missing_frames` and
+    `complete_path_residual`.
     """
     masks = sprite_masks(video) if masks is None else masks
     _, _, centroid, present = _sprite_stats(video, masks)
@@ -109,6 +111,19 @@ def path_residual(video: torch.Tensor, masks: torch.Tensor | None = None) -> flo
         coef = torch.linalg.lstsq(design, c).solution  # [2, 2]
         rms.append((c - design @ coef).pow(2).sum(dim=1).mean().sqrt())
     return float(torch.stack(rms).mean()) if rms else float("nan")
+
+
+def complete_path_residual(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
+    """`path_residual` over the clips whose sprite is found in every frame (NaN if none).
+
+    Leaving out whole clips rather than frames removes the reward for losing the sprite where
+    it would stray, so models that miss different numbers of frames can be compared on it.
+    """
+    masks = sprite_masks(video) if masks is None else masks
+    complete = (masks.sum(dim=(2, 3)) >= MIN_SPRITE_PIXELS).all(dim=1)  # [B]
+    if not complete.any():
+        return float("nan")
+    return path_residual(video[complete], masks[complete])
 
 
 def missing_frames(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
@@ -137,6 +152,7 @@ def consistency_report(video: torch.Tensor, threshold: float = 0.4) -> dict[str,
         "colour_drift": colour_drift(video, masks),
         "size_drift": size_drift(video, masks),
         "path_residual": path_residual(video, masks),
+        "complete_path_residual": complete_path_residual(video, masks),
         "missing_frames": missing_frames(video, masks),
         "flicker": flicker(video),
     }
