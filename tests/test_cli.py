@@ -88,3 +88,25 @@ def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path):
         assert set(metrics["metrics"][who]) >= {"background_change", "colour_drift",
                                                  "size_drift", "path_residual"}
     assert "background_change" in proc.stdout
+
+
+def test_compare_two_sets_of_clips(tmp_path, capsys):
+    """vdlite compare reads a demo folder's video_samples.pt or a .pt file, prints each figure
+    with its interval and a verdict, and rejects what is not a tensor of clips."""
+    from vdlite.data import MovingSprites
+
+    data = MovingSprites(num_clips=16, frames=6, size=24, sprites=1, background="plain", seed=1)
+    real = torch.stack([data[i]["video"] for i in range(8)])
+    mixed = torch.stack([real[(torch.arange(8) + t) % 8, :, t] for t in range(6)], dim=2)
+    (tmp_path / "demo").mkdir()
+    torch.save(real, tmp_path / "demo" / "video_samples.pt")
+    torch.save(mixed, tmp_path / "mixed.pt")
+    assert main(["compare", str(tmp_path / "demo"), str(tmp_path / "mixed.pt"),
+                 "--boot", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "8 clip pairs" in out and "a better" in out and "colour_drift" in out
+    torch.save({"not": "clips"}, tmp_path / "bad.pt")
+    assert main(["compare", str(tmp_path / "bad.pt"), str(tmp_path / "mixed.pt")]) == 2
+    assert "must hold one tensor of clips" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "nowhere"), str(tmp_path / "mixed.pt")]) == 2
+    assert "no clips at" in capsys.readouterr().err

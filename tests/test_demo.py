@@ -7,6 +7,7 @@ and PyTorch build because every random draw is seeded.
 """
 
 import pytest
+import torch
 
 from vdlite.demo import CONSISTENCY_FIGURES, run_demo
 
@@ -24,8 +25,9 @@ def test_dit_demo_runs_end_to_end_and_reports_the_flicker_scenario(tmp_path):
                    arch="dit")
     assert res["config"]["arch"] == "dit" and res["num_samples"] == 2
     for name in ("sample.gif", "side_by_side.gif", "metrics.json", "metrics.png",
-                 "video_model.pt", "frame_model.pt"):
+                 "video_model.pt", "frame_model.pt", "video_samples.pt"):
         assert (tmp_path / name).is_file(), name
+    assert torch.load(tmp_path / "video_samples.pt").shape == (2, 3, 8, 32, 32)
     assert set(res["flicker"]) == {"with", "without"}
     assert set(res["flicker"]["with"]) == set(res["metrics"]["video_model"])
 

@@ -5,9 +5,11 @@ import torch
 
 from vdlite.data import MovingSprites
 from vdlite.metrics import (
+    compare_clips,
     complete_path_residual,
     consistency_report,
     path_residual,
+    per_clip_figures,
     size_drift,
     sprite_masks,
 )
@@ -57,11 +59,17 @@ def test_size_drift_is_the_coefficient_of_variation_of_area():
     assert size_drift(video) == pytest.approx((areas.std() / areas.mean()).item(), rel=1e-5)
 
 
-def test_real_sprite_clips_score_far_better_than_shuffled_frames():
+def real_and_shuffled(n=16):
+    """n real sprite clips, and the same frames shuffled across clips: frame t of clip b comes
+    from clip (b + t) % n, a different sprite in every frame."""
     data = MovingSprites(num_clips=64, frames=8, size=32, sprites=1, background="plain", seed=3)
-    real = torch.stack([data[i]["video"] for i in range(16)])
-    # Frame t of clip b comes from clip (b + t) % 16: a different sprite in every frame.
-    mixed = torch.stack([real[(torch.arange(16) + t) % 16, :, t] for t in range(8)], dim=2)
+    real = torch.stack([data[i]["video"] for i in range(n)])
+    mixed = torch.stack([real[(torch.arange(n) + t) % n, :, t] for t in range(8)], dim=2)
+    return real, mixed
+
+
+def test_real_sprite_clips_score_far_better_than_shuffled_frames():
+    real, mixed = real_and_shuffled()
     good, bad = consistency_report(real), consistency_report(mixed)
     assert good["background_change"] < 1e-6 < bad["background_change"]
     for key in ("colour_drift", "size_drift", "path_residual"):
@@ -110,3 +118,37 @@ def test_losing_the_sprite_where_it_strays_lowers_path_but_not_complete_path():
     assert complete_path_residual(erased) != complete_path_residual(erased)  # NaN
     assert consistency_report(torch.cat([jump, erased]))["complete_path_residual"] == (
         pytest.approx(r, rel=1e-6))
+
+
+def test_per_clip_figures_average_to_the_report():
+    """Means over clips of the per-clip figures are the report's (background_change aside: the
+    report pools its pixels over clips), NaN where a clip has no value."""
+    real, mixed = real_and_shuffled(6)
+    clips = torch.cat([real, mixed])
+    per, rep = per_clip_figures(clips), consistency_report(clips)
+    for name in ("colour_drift", "size_drift", "path_residual", "missing_frames", "flicker"):
+        values = per[name][~per[name].isnan()]
+        assert values.shape[0] >= 6 and values.mean().item() == pytest.approx(rep[name], rel=1e-5)
+    erased = real[:1].clone()
+    erased[:, :, 1:] = erased[:, :, :1].median()  # the sprite only in frame 0
+    assert per_clip_figures(erased)["path_residual"].isnan().all()
+
+
+def test_compare_clips_tells_real_clips_from_shuffled_frames_and_a_set_from_itself():
+    """Real clips against their frames shuffled across clips: every figure where the two
+    differ is better for the real clips, with the whole interval below 0. A set against
+    itself: every difference is 0 and the verdict "cannot tell"."""
+    real, mixed = real_and_shuffled()
+    res = compare_clips(real, mixed, n_boot=500)
+    for name in ("background_change", "colour_drift", "size_drift", "path_residual",
+                 "complete_path_residual", "flicker"):
+        r = res[name]
+        assert r["high"] < 0 and r["a"] < r["b"] and r["low"] <= r["diff"] <= r["high"], name
+        assert r["pairs"] == 16
+    same = compare_clips(real, real.clone(), n_boot=200)
+    assert all(r["diff"] == r["low"] == r["high"] == 0 for r in same.values()
+               if r["pairs"])
+    with pytest.raises(ValueError, match="of one shape"):
+        compare_clips(real, mixed[:3])
+    with pytest.raises(ValueError, match="0 < level < 1"):
+        compare_clips(real, mixed, level=1.5)

@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--no-progress", action="store_true")
 
+    co = sub.add_parser("compare", help="compare two sets of clips figure by figure, with "
+                                        "bootstrap intervals (e.g. two demo folders)")
+    co.add_argument("a", help="a demo folder (its video_samples.pt) or a .pt file of clips "
+                              "[N, 3, T, H, W]")
+    co.add_argument("b", help="the same for the clips to compare against")
+    co.add_argument("--boot", type=positive_int, default=2000, help="bootstrap resamples")
+    co.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
     sa = sub.add_parser("sample", help="sample clips from a trained model")
     sa.add_argument("--checkpoint", required=True, help="model.pt written by `vdlite train`")
     sa.add_argument("--out", default="out/sample", help="output folder")
@@ -135,6 +142,36 @@ def cmd_demo(args: argparse.Namespace) -> None:
             print(f"{key:26s}{'':12s}{res['flicker']['with'][key]:10.4f}"
                   f"{res['flicker']['without'][key]:10.4f}  (with, without)")
     print("timings (s):", json.dumps(res["timings_s"]))
+
+
+def load_clips(path: str) -> torch.Tensor:
+    """Clips [N, 3, T, H, W] from a .pt file, or from DIR/video_samples.pt of a demo folder."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "video_samples.pt"
+    if not p.is_file():
+        raise FileNotFoundError(f"no clips at {p}: give a demo folder (with video_samples.pt, "
+                                "written by vdlite demo) or a .pt file of clips")
+    clips = torch.load(p, map_location="cpu", weights_only=True)
+    if not isinstance(clips, torch.Tensor) or clips.ndim != 5 or clips.shape[1] != 3:
+        raise ValueError(f"{p} must hold one tensor of clips [N, 3, T, H, W], got "
+                         f"{getattr(clips, 'shape', type(clips).__name__)}")
+    return clips
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from vdlite.metrics import compare_clips
+
+    a, b = load_clips(args.a), load_clips(args.b)
+    res = compare_clips(a, b, n_boot=args.boot, level=args.level)
+    pct = round(100 * args.level)
+    print(f"{a.shape[0]} clip pairs; a = {args.a}, b = {args.b}; lower is better")
+    print(f"{'figure':24s}{'a':>9s}{'b':>9s}{'a - b':>9s}   {pct}% interval of a - b  verdict")
+    for name, r in res.items():
+        verdict = ("a better" if r["high"] < 0 else "b better" if r["low"] > 0
+                   else "cannot tell")
+        print(f"{name:24s}{r['a']:9.4f}{r['b']:9.4f}{r['diff']:9.4f}   "
+              f"[{r['low']:8.4f}, {r['high']:8.4f}]   {verdict} ({r['pairs']} pairs)")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -194,7 +231,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample}
+    commands = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample,
+                "compare": cmd_compare}
     try:
         commands[args.command](args)
     except (UsageError, *USAGE_ERRORS) as err:

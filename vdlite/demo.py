@@ -8,7 +8,10 @@ are over time. Writes to the output folder:
 - `side_by_side.gif`: real clips (top), video model (middle), frame-by-frame model (bottom);
 - `metrics.json`: the consistency figures of `vdlite.metrics` for all three (means over
   `num_samples` clips each), the training losses' tail, the configuration and the timings;
-- `metrics.png`: the same figures as bars, one panel per figure.
+- `metrics.png`: the same figures as bars, one panel per figure;
+- `video_samples.pt`: the video model's clips [num_samples, 3, T, H, W], so that two demos
+  (say `--arch dit` and the U-Net), whose clips start from the same noise, can be compared
+  clip by clip: `vdlite compare DIR_A DIR_B` (`vdlite.metrics.compare_clips`).
 
 With `arch="dit"` the video model is the factorised transformer, and `metrics.json` also
 holds the flicker scenario (`flicker_scenario`): its figures with and without its temporal
@@ -121,6 +124,7 @@ def run_demo(
     video_m, frame_m = results["metrics"]["video_model"], results["metrics"]["frame_by_frame"]
     results["video_model_ahead_on"] = [k for k in CONSISTENCY_FIGURES if video_m[k] < frame_m[k]]
 
+    torch.save(videos["video"], out / "video_samples.pt")  # for `vdlite compare`
     n = min(num_samples, 8)
     write_gif(tile_videos(list(videos["video"][:n]), ncols=n), out / "sample.gif", scale=3)
     rows = [real[:n], videos["video"][:n], videos["frame"][:n]]
