@@ -582,8 +582,8 @@ def _make_plan(x: Tensor, weight: Tensor, bias: Tensor | None, geo: _Geometry) -
     y_strides = torch.empty(out_shape, device="meta", memory_format=torch.channels_last_3d).stride()
     M = N * To * Ho * Wo
     arrange = weight.stride(1) != 1  # Cin not contiguous (e.g. NCDHW): read a copy instead
-    w_strides = (torch.empty(weight.shape, device="meta").permute(2, 3, 4, 1, 0).contiguous()
-                 .permute(4, 3, 0, 1, 2).stride() if arrange else weight.stride())
+    w_strides = (_arrange(torch.empty(weight.shape, device="meta")).permute(4, 3, 0, 1, 2)
+                 .stride() if arrange else weight.stride())  # as the kernel will read it
     cfg = _config("forward", x.dtype, Cin, Cout, M)
     grid = (triton.cdiv(M, cfg.block_m) * triton.cdiv(Cout, cfg.block_n),)
     constants = dict(KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate, HAS_BIAS=bias is not None,
