@@ -67,10 +67,10 @@ Everything above runs in Triton; PyTorch only rearranges the weight (``permute``
 arrives in another layout (one copy; a gradient through our channels-last output already is).
 
 Measured (H100, bf16, ``python -m kernels.bench --only conv3d``, kernels/BENCHMARKS.md): the
-causal 128 -> 128, k = 3 forward on [1, 128, 16, 64, 64] takes 0.104 ms per call (1.27x the
+causal 128 -> 128, k = 3 forward on [1, 128, 16, 64, 64] takes 0.104 ms per call (1.28x the
 fastest PyTorch way, F.conv3d through cuDNN with the padding done around it), and 256 -> 256
-on [1, 256, 8, 32, 32] 0.056 ms; with replicate padding 2.28x and 1.82x F.pad(replicate) +
-cuDNN. Both with channels-last x and weight.
+on [1, 256, 8, 32, 32] 0.056 ms (1.27x); with replicate padding 2.30x and 1.86x
+F.pad(replicate) + cuDNN. Both with channels-last x and weight.
 
 Dots accumulate in float32. float16/bfloat16 feed the tensor cores as they are; float32 uses
 full-precision ("ieee") dots, not TF32. Limits: groups = 1, dilation = 1, any stride >= 1,
