@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 import torch
 
 from vdlite.demo import DEMO_SAMPLES
+from vdlite.train import MAX_SEED, TrainConfig, TrainingDiverged
 
 USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 
@@ -24,15 +28,26 @@ class UsageError(Exception):
     """A problem with the command line that the user can fix."""
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def bounded(kind: type, low: float, high: float | None, what: str, low_open: bool = False):
+    """An argparse type: a finite `kind` (int or float) with low <= value <= high (value > low
+    where `low_open`; no upper bound where `high` is None); `what` names the expected range."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        inside = (value > low if low_open else value >= low) and (high is None or value <= high)
+        if not (math.isfinite(value) and inside):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+positive_int = bounded(int, 1, None, "a positive integer")
+seed_int = bounded(int, 0, MAX_SEED, "an integer seed in [0, 2**63 - 2]")
 
 
 def check_device(device: str) -> str:
@@ -46,6 +61,22 @@ def check_device(device: str) -> str:
     raise UsageError(f"--device must be cpu or cuda, got {device!r}")
 
 
+def writable_folder(path: str | Path, option: str = "--out") -> Path:
+    """Create the folder `path` if needed and prove that a file can be written in it, before
+    any work is spent; a UsageError names `option` otherwise."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UsageError(f"{option} {folder} cannot be written: "
+                         f"{err.strerror or err}") from None
+    return folder
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vdlite", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=positive_int, default=None,
                       help="training steps per model (default: the device's preset)")
     demo.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=seed_int, default=0)
     demo.add_argument("--samples", type=positive_int, default=DEMO_SAMPLES,
                       help=f"clips sampled per model; the figures are means over them "
                            f"(default: {DEMO_SAMPLES})")
@@ -65,37 +96,50 @@ def build_parser() -> argparse.ArgumentParser:
                       help="denoiser: the 3D U-Net or the factorised space-time transformer")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    tr = sub.add_parser("train", help="train a denoiser on moving sprites or your own videos")
-    tr.add_argument("--data", default="sprites",
-                    help="'sprites' (built-in synthetic data) or a folder of videos/frames")
-    tr.add_argument("--out", default="out/train", help="output folder for model.pt")
-    tr.add_argument("--mode", choices=("video", "frame"), default="video",
-                    help="video: joint clips; frame: the frame-by-frame baseline")
-    tr.add_argument("--arch", choices=("unet", "dit"), default="unet",
-                    help="denoiser: the 3D U-Net or the factorised space-time transformer")
-    tr.add_argument("--conv", choices=("full", "pseudo", "spatial"), default="full",
-                    help="the U-Net's 3D convolution")
-    tr.add_argument("--patch", type=positive_int, default=None,
+    tr = sub.add_parser("train", help="train a denoiser on moving sprites or your own videos",
+                        description="Train a denoiser. The run is saved to --out every "
+                        "--save-every steps and on Ctrl-C, and `--resume` continues it to the "
+                        "weights an uninterrupted run would reach. Options left out take the "
+                        "defaults shown (or, with --resume, the saved run's values).")
+    tr.add_argument("--data", help="'sprites' (built-in synthetic data, the default) or a "
+                                   "folder of videos/frames")
+    tr.add_argument("--out", default="out/train",
+                    help="output folder for model.pt and train_state.pt (default: out/train)")
+    tr.add_argument("--resume", nargs="?", const=True, default=None, metavar="DIR",
+                    help="continue the run saved in DIR (default: --out)")
+    tr.add_argument("--force", action="store_true",
+                    help="replace the model already in --out with a new run")
+    tr.add_argument("--save-every", type=positive_int, default=100,
+                    help="steps between resumable checkpoints (default: 100)")
+    tr.add_argument("--mode", choices=("video", "frame"),
+                    help="video (default): joint clips; frame: the frame-by-frame baseline")
+    tr.add_argument("--arch", choices=("unet", "dit"),
+                    help="denoiser: the 3D U-Net (default) or the factorised space-time "
+                         "transformer")
+    tr.add_argument("--conv", choices=("full", "pseudo", "spatial"),
+                    help="the U-Net's 3D convolution (default: full)")
+    tr.add_argument("--patch", type=positive_int,
                     help="patch size p: p x p pixels per token (default: 4 for dit, 1 for unet)")
-    tr.add_argument("--temporal-radius", type=int, default=None,
+    tr.add_argument("--temporal-radius", type=bounded(int, 0, None, "an int >= 0"),
                     help="dit: temporal attention over the (2r+1)^2 positions around each token "
                          "in every frame (default 1; 0 = the same position only)")
-    tr.add_argument("--fine-patch", type=positive_int, default=None,
+    tr.add_argument("--fine-patch", type=positive_int,
                     help="DiT: embed and draw pixels as f x f patches around the blocks' "
                          "patches (must divide --patch; default: off)")
-    tr.add_argument("--prompts", action="store_true",
+    tr.add_argument("--prompts", action="store_const", const=True,
                     help="condition on captions written from the sprites' ground truth "
                          "(needs --arch dit and --data sprites)")
-    tr.add_argument("--sprites", type=positive_int, default=None,
+    tr.add_argument("--sprites", type=positive_int,
                     help="sprites per clip (default: 1 to 3; 1 with --prompts)")
-    tr.add_argument("--steps", type=positive_int, default=600)
-    tr.add_argument("--batch", type=positive_int, default=8)
-    tr.add_argument("--frames", type=positive_int, default=8)
-    tr.add_argument("--size", type=positive_int, default=32)
-    tr.add_argument("--stride", type=positive_int, default=1, help="temporal stride of clips")
-    tr.add_argument("--lr", type=float, default=2e-3)
+    tr.add_argument("--steps", type=positive_int, help="training steps (default: 600)")
+    tr.add_argument("--batch", type=positive_int, help="clips per step (default: 8)")
+    tr.add_argument("--frames", type=positive_int, help="frames per clip (default: 8)")
+    tr.add_argument("--size", type=positive_int, help="height = width in pixels (default: 32)")
+    tr.add_argument("--stride", type=positive_int, help="temporal stride of clips (default: 1)")
+    tr.add_argument("--lr", type=bounded(float, 0, 1, "a learning rate in (0, 1]", low_open=True),
+                    help="learning rate (default: 2e-3)")
     tr.add_argument("--device", default="cpu")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=seed_int, help="(default: 0)")
     tr.add_argument("--no-progress", action="store_true")
 
     co = sub.add_parser("compare", help="compare two sets of clips figure by figure, with "
@@ -104,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "[N, 3, T, H, W]")
     co.add_argument("b", help="the same for the clips to compare against")
     co.add_argument("--boot", type=positive_int, default=2000, help="bootstrap resamples")
-    co.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
+    co.add_argument("--level", type=bounded(float, 0, 0.999, "a level in (0, 0.999]",
+                                            low_open=True),
+                    default=0.9, help="interval level (default 0.9)")
     sa = sub.add_parser("sample", help="sample clips from a trained model")
     sa.add_argument("--checkpoint", required=True, help="model.pt written by `vdlite train`")
     sa.add_argument("--out", default="out/sample", help="output folder")
@@ -113,11 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--frames", type=positive_int, default=None,
                     help="frames per clip (default: as trained)")
     sa.add_argument("--device", default="cpu")
-    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--seed", type=seed_int, default=0)
     sa.add_argument("--prompt", default=None,
                     help='what to draw, e.g. "a red circle moving left" (a model trained '
                          "with --prompts)")
-    sa.add_argument("--guidance", type=float, default=3.0,
+    sa.add_argument("--guidance", type=bounded(float, 0, 100, "a guidance scale in [0, 100]"),
+                    default=3.0,
                     help="classifier-free guidance scale with --prompt (1 = none)")
     sa.add_argument("--mp4", action="store_true", help="also write sample.mp4")
     sa.add_argument("--no-progress", action="store_true")
@@ -127,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_demo(args: argparse.Namespace) -> None:
     from vdlite.demo import CONSISTENCY_FIGURES, run_demo
 
+    writable_folder(args.out)
     res = run_demo(args.out, args.steps, check_device(args.device), args.seed, args.samples,
                    args.sample_steps, progress=not args.no_progress, arch=args.arch)
     print(f"wrote {args.out}/sample.gif, side_by_side.gif, metrics.json, metrics.png")
@@ -146,13 +194,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def load_clips(path: str) -> torch.Tensor:
     """Clips [N, 3, T, H, W] from a .pt file, or from DIR/video_samples.pt of a demo folder."""
+    from vdlite.checkpoint import load_weights
+
     p = Path(path)
     if p.is_dir():
         p = p / "video_samples.pt"
     if not p.is_file():
         raise FileNotFoundError(f"no clips at {p}: give a demo folder (with video_samples.pt, "
                                 "written by vdlite demo) or a .pt file of clips")
-    clips = torch.load(p, map_location="cpu", weights_only=True)
+    clips = load_weights(p, "a file of clips [N, 3, T, H, W] (video_samples.pt)")
     if not isinstance(clips, torch.Tensor) or clips.ndim != 5 or clips.shape[1] != 3:
         raise ValueError(f"{p} must hold one tensor of clips [N, 3, T, H, W], got "
                          f"{getattr(clips, 'shape', type(clips).__name__)}")
@@ -174,44 +224,131 @@ def cmd_compare(args: argparse.Namespace) -> None:
               f"[{r['low']:8.4f}, {r['high']:8.4f}]   {verdict} ({r['pairs']} pairs)")
 
 
+# `vdlite train` options that define a run: their defaults (`--resume` takes the saved run's).
+TRAIN_DEFAULTS = dict(data="sprites", mode="video", arch="unet", conv="full", patch=None,
+                      temporal_radius=None, fine_patch=None, prompts=False, sprites=None,
+                      steps=600, batch=8, frames=8, size=32, stride=1, lr=2e-3, seed=0)
+
+
 def cmd_train(args: argparse.Namespace) -> None:
-    from vdlite.data import MovingSprites, VideoFolder
-    from vdlite.train import TrainConfig, caption_batches, clip_batches, save_checkpoint, train
+    from vdlite.train import MODEL_FILE, STATE_FILE, TrainingInterrupted, train
 
     device = check_device(args.device)
-    if args.prompts and args.arch != "dit":
-        raise UsageError("--prompts needs --arch dit (the U-Net takes no prompt)")
-    if args.data == "sprites":
-        sprites = args.sprites or (1 if args.prompts else (1, 3))
-        data = MovingSprites(num_clips=100_000, frames=args.frames, size=args.size,
-                             stride=args.stride, sprites=sprites, seed=args.seed)
+    if args.resume is not None and args.force:
+        raise UsageError("--resume continues the run in the folder and --force replaces it: "
+                         "give one of them")
+    if args.data not in (None, "sprites"):
+        args.data = str(Path(args.data).resolve())  # so that --resume works from anywhere
+    if args.resume is not None:
+        resume_dir = args.out if args.resume is True else args.resume
+        out = writable_folder(resume_dir, "--out" if args.resume is True else "--resume")
+        cfg, opts, step = resumed_run(out / STATE_FILE, args)
+        print(f"resuming {out} at step {step} of {cfg.steps}")
     else:
-        if args.prompts:
-            raise UsageError("--prompts writes captions from the sprites' ground truth, so it "
-                             "needs --data sprites")
-        data = VideoFolder(args.data, frames=args.frames, size=args.size, stride=args.stride)
-    if args.temporal_radius is not None and (args.arch != "dit" or args.temporal_radius < 0):
+        opts = {k: v if (v := getattr(args, k)) is not None else d
+                for k, d in TRAIN_DEFAULTS.items()}
+        cfg = train_config(opts)
+        check_model_takes(cfg)
+        out = writable_folder(args.out)
+        found = [name for name in (MODEL_FILE, STATE_FILE) if (out / name).exists()]
+        if found and not args.force:
+            raise UsageError(f"{out} already holds {' and '.join(found)}: pass --resume to "
+                             "continue that run, --force to replace it, or another --out")
+    batches = train_batches(cfg, opts)
+    try:
+        _, losses = train(cfg, batches, device, progress=not args.no_progress, out=out,
+                          save_every=args.save_every, resume=args.resume is not None,
+                          info={k: opts[k] for k in ("data", "sprites", "stride")})
+    except TrainingInterrupted as stop:
+        raise KeyboardInterrupt(f"{stop}; continue it with: vdlite train --resume {out}") from None
+    print(f"wrote {out / MODEL_FILE} (final loss {sum(losses[-20:]) / len(losses[-20:]):.4f}) "
+          f"and {out / STATE_FILE}")
+
+
+def train_config(opts: dict) -> TrainConfig:
+    """The TrainConfig for `vdlite train`'s options (`TRAIN_DEFAULTS` filled in)."""
+    if opts["prompts"] and opts["arch"] != "dit":
+        raise UsageError("--prompts needs --arch dit (the U-Net takes no prompt)")
+    if opts["prompts"] and opts["data"] != "sprites":
+        raise UsageError("--prompts writes captions from the sprites' ground truth, so it "
+                         "needs --data sprites")
+    if opts["temporal_radius"] is not None and opts["arch"] != "dit":
         raise UsageError("--temporal-radius takes an int >= 0 and needs --arch dit")
-    radius = args.temporal_radius if args.temporal_radius is not None else int(args.arch == "dit")
-    if args.fine_patch is not None and args.arch != "dit":
+    if opts["fine_patch"] is not None and opts["arch"] != "dit":
         raise UsageError("--fine-patch needs --arch dit")
-    cfg = TrainConfig(mode=args.mode, arch=args.arch, conv=args.conv, frames=args.frames,
-                      size=args.size, batch=args.batch, lr=args.lr, steps=args.steps,
-                      seed=args.seed, text=args.prompts,
-                      patch_size=args.patch or (4 if args.arch == "dit" else 1),
-                      temporal_radius=radius, fine_patch=args.fine_patch or 0)
-    batches = (caption_batches if args.prompts else clip_batches)(data, args.batch, args.seed)
-    model, losses = train(cfg, batches, device, progress=not args.no_progress)
-    path = Path(args.out) / "model.pt"
-    save_checkpoint(path, model, cfg, data=args.data, final_loss=losses[-1])
-    print(f"wrote {path} (final loss {sum(losses[-20:]) / len(losses[-20:]):.4f})")
+    dit = opts["arch"] == "dit"
+    radius = opts["temporal_radius"] if opts["temporal_radius"] is not None else int(dit)
+    return TrainConfig(mode=opts["mode"], arch=opts["arch"], conv=opts["conv"],
+                       frames=opts["frames"], size=opts["size"], batch=opts["batch"],
+                       lr=opts["lr"], steps=opts["steps"], seed=opts["seed"],
+                       text=opts["prompts"], patch_size=opts["patch"] or (4 if dit else 1),
+                       temporal_radius=radius, fine_patch=opts["fine_patch"] or 0)
+
+
+def resumed_run(path: Path, args: argparse.Namespace) -> tuple[TrainConfig, dict, int]:
+    """The saved run's config, options and step; an option given on the command line that differs
+    from the saved run's is a UsageError (a resumed run must be the same run)."""
+    from dataclasses import asdict
+
+    from vdlite.checkpoint import check_fields
+    from vdlite.train import load_train_state
+
+    if not path.is_file():
+        raise UsageError(f"nothing to resume in {path.parent}: it holds no {path.name} "
+                         "(written by vdlite train)")
+    state = load_train_state(path)
+    cfg = check_fields(TrainConfig, state["config"], path)
+    info = state.get("info") if isinstance(state.get("info"), dict) else {}
+    saved = {**TRAIN_DEFAULTS, **{k: info[k] for k in ("data", "sprites", "stride") if k in info},
+             **{k: v for k, v in asdict(cfg).items() if k in TRAIN_DEFAULTS},
+             "prompts": cfg.text, "patch": cfg.patch_size, "temporal_radius": cfg.temporal_radius,
+             "fine_patch": cfg.fine_patch or None}
+    for key in TRAIN_DEFAULTS:
+        given = getattr(args, key)
+        if given is not None and given != saved[key]:
+            raise UsageError(f"--{key.replace('_', '-')} {given} differs from the run saved in "
+                             f"{path.parent} ({saved[key]}); leave it out to resume that run")
+    return cfg, saved, state["step"]
+
+
+def check_model_takes(cfg: TrainConfig) -> None:
+    """Run the model once on one zero clip of the run's size, so that a frame count or size
+    it cannot take is an error now, not after the data is loaded."""
+    from vdlite.train import build_model
+
+    model = build_model(cfg).eval()
+    frames = cfg.frames if cfg.mode == "video" else 1
+    x = torch.zeros(1, 3, frames, cfg.size, cfg.size)
+    cond = model.text_encoder.null_tokens(1) if cfg.text else None
+    with torch.no_grad():
+        model(x, torch.zeros(1, dtype=torch.long), *(() if cond is None else (cond,)))
+
+
+def train_batches(cfg: TrainConfig, opts: dict):
+    """The batches `vdlite train` draws: moving sprites, or clips of the videos in a folder."""
+    from vdlite.data import MovingSprites, VideoFolder
+    from vdlite.train import caption_batches, clip_batches
+
+    if opts["data"] == "sprites":
+        sprites = opts["sprites"] or (1 if cfg.text else (1, 3))
+        data = MovingSprites(num_clips=100_000, frames=cfg.frames, size=cfg.size,
+                             stride=opts["stride"], sprites=sprites, seed=cfg.seed)
+    else:
+        data = VideoFolder(opts["data"], frames=cfg.frames, size=cfg.size, stride=opts["stride"])
+    return (caption_batches if cfg.text else clip_batches)(data, cfg.batch, cfg.seed)
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    from vdlite.checkpoint import atomic_save
     from vdlite.data import tile_videos, write_gif, write_mp4
+    from vdlite.text import WORDS, Tokenizer
     from vdlite.train import load_checkpoint, sample
 
     device = check_device(args.device)
+    if args.prompt is not None and not Tokenizer().words(args.prompt):
+        raise UsageError(f"--prompt {args.prompt!r} has no words; known words: "
+                         f"{', '.join(WORDS)} (leave --prompt out to sample without one)")
+    out = writable_folder(args.out)
     model, cfg = load_checkpoint(args.checkpoint, device)
     if args.prompt is not None and not cfg.text:
         raise UsageError(f"{args.checkpoint} was trained without prompts; train with "
@@ -219,11 +356,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
     clips = sample(model, cfg, args.num, args.steps, device, args.seed, args.frames,
                    progress=not args.no_progress, prompts=args.prompt,
                    guidance_scale=args.guidance if cfg.text else 1.0).cpu()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     grid = tile_videos(list(clips), ncols=min(args.num, 8))
     write_gif(grid, out / "sample.gif", scale=3)
-    torch.save(clips, out / "samples.pt")
+    atomic_save(clips, out / "samples.pt")
     if args.mp4:
         write_mp4(grid, out / "sample.mp4")
     print(f"wrote {out}/sample.gif and samples.pt ({args.num} clips of {clips.shape[2]} frames)")
@@ -234,16 +369,29 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample,
                 "compare": cmd_compare}
     try:
-        commands[args.command](args)
-    except (UsageError, *USAGE_ERRORS) as err:
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            commands[args.command](args)
+    except (UsageError, TrainingDiverged, *USAGE_ERRORS) as err:
         if os.environ.get("VDLITE_DEBUG"):
             raise
         print(f"vdlite: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("vdlite: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        print(f"vdlite: {stop or 'interrupted'}", file=sys.stderr)
         return 130
     return 0
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show the course's own warnings (a skipped video) as one line, others as Python does."""
+    from vdlite.data import SkippedVideoWarning
+
+    if issubclass(category, SkippedVideoWarning):
+        print(f"vdlite: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line),
+              file=sys.stderr, end="")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from vdlite.checkpoint import atomic_save
 from vdlite.data import MovingSprites, tile_videos, write_gif
 from vdlite.metrics import consistency_report
 from vdlite.train import Timer, TrainConfig, clip_batches, sample, save_checkpoint, train
@@ -124,7 +125,7 @@ def run_demo(
     video_m, frame_m = results["metrics"]["video_model"], results["metrics"]["frame_by_frame"]
     results["video_model_ahead_on"] = [k for k in CONSISTENCY_FIGURES if video_m[k] < frame_m[k]]
 
-    torch.save(videos["video"], out / "video_samples.pt")  # for `vdlite compare`
+    atomic_save(videos["video"], out / "video_samples.pt")  # for `vdlite compare`
     n = min(num_samples, 8)
     write_gif(tile_videos(list(videos["video"][:n]), ncols=n), out / "sample.gif", scale=3)
     rows = [real[:n], videos["video"][:n], videos["frame"][:n]]

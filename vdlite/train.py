@@ -17,20 +17,24 @@ from __future__ import annotations
 
 import copy
 import math
+import signal
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from vdlite.diffusion import NoiseSchedule, ddim_sample, diffusion_loss
+from vdlite.checkpoint import CheckpointError, atomic_save, check_fields, load_weights
+from vdlite.diffusion import PREDICTIONS, NoiseSchedule, ddim_sample, diffusion_loss
 from vdlite.unet3d import UNet3D
 
 MODES = ("video", "frame")
 ARCHS = ("unet", "dit")
 LR_SCHEDULES = ("constant", "cosine")
+MAX_SEED = 2**63 - 2  # torch generators take seeds below 2**64; the demo also uses seed + 1
 
 
 @dataclass
@@ -77,9 +81,26 @@ class TrainConfig:
             raise ValueError("fine_patch applies only to arch='dit'")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.steps < 1 or self.batch < 1 or self.frames < 1:
-            raise ValueError("steps, batch and frames must be positive")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        for name in ("steps", "batch", "frames", "size", "base_channels", "num_res_blocks",
+                     "patch_size", "dim", "depth", "heads", "text_dim", "text_layers",
+                     "num_timesteps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.temporal_radius < 0 or self.fine_patch < 0:
+            raise ValueError(f"temporal_radius and fine_patch must be >= 0, got "
+                             f"{self.temporal_radius} and {self.fine_patch}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 1):
+            raise ValueError(f"lr must be a finite number in (0, 1], got {self.lr}")
+        if not (0 <= self.ema_decay < 1 and 0 <= self.cond_drop_prob <= 1):
+            raise ValueError(f"need 0 <= ema_decay < 1 and 0 <= cond_drop_prob <= 1, got "
+                             f"{self.ema_decay} and {self.cond_drop_prob}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be in [0, 2**63 - 2], got {self.seed}")
         self.channel_mults = tuple(self.channel_mults)
+        if not self.channel_mults or min(self.channel_mults) < 1:
+            raise ValueError(f"channel_mults must be ints >= 1, got {self.channel_mults}")
 
 
 def build_model(cfg: TrainConfig) -> torch.nn.Module:
@@ -130,6 +151,10 @@ def train(
     device: str | torch.device = "cpu",
     progress: bool = True,
     desc: str | None = None,
+    out: str | Path | None = None,
+    save_every: int = 0,
+    resume: bool = False,
+    info: dict | None = None,
 ) -> tuple[torch.nn.Module, list[float]]:
     """Train a denoiser on clips from `batches` (each [B, 3, T, H, W] in [-1, 1]).
 
@@ -143,38 +168,179 @@ def train(
     the weights (returned, since it samples better than the raw weights after short training).
     The EMA decay at step n is min(ema_decay, (1 + n) / (10 + n)), so in runs of a few hundred
     steps the warm-up term, not ema_decay, sets it.
+
+    With an output folder `out` the run can be resumed: every `save_every` steps (0: never),
+    after the last step and on Ctrl-C it writes `out/train_state.pt` (everything the run
+    changes: weights, EMA, optimizer, rate schedule, step, losses, random states and the
+    position of `batches`, which must then be `clip_batches` or `caption_batches`) and
+    `out/model.pt` (the EMA and its config, for `load_checkpoint`), each atomically. Ctrl-C
+    finishes the current step, saves, and raises `TrainingInterrupted`. `resume=True`
+    continues from `out/train_state.pt` and reaches the weights an uninterrupted run would.
+    A step whose loss or gradient is not finite raises `TrainingDiverged` and saves nothing,
+    so the last checkpoint stays as it was. `info` (plain values) goes into model.pt.
     Returns (ema_model, per-step losses).
     """
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(device)
-    ema = copy.deepcopy(model).requires_grad_(False)
-    schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
-    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
-    losses: list[float] = []
-    bar = tqdm(range(cfg.steps), desc=desc or f"train {cfg.mode}", disable=not progress)
+    run = _Run(cfg, model, copy.deepcopy(model).requires_grad_(False), opt,
+               torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg)),
+               torch.Generator(device="cpu").manual_seed(cfg.seed), batches, dict(info or {}))
+    folder = None if out is None else Path(out)
+    if folder is not None and not hasattr(batches, "state_dict"):
+        raise ValueError("a resumable run (out=...) needs batches that can save their "
+                         "position: clip_batches or caption_batches")
+    _check_plain(run.info, "info")
+    if resume:
+        if folder is None:
+            raise ValueError("resume=True needs out, the folder of the run to continue")
+        run.load_state_dict(load_train_state(folder / STATE_FILE), folder / STATE_FILE)
+    schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
     null = model.text_encoder.null_tokens(1)[0] if cfg.text else None  # [L]
-    for step in bar:
-        x0, cond = _unpack(next(batches), cfg.text)
-        x0 = x0.to(device)
-        if cfg.mode == "frame":
-            cond = None if cond is None else cond.repeat_interleave(x0.shape[2], dim=0)
-            x0 = as_frames(x0)
-        cond = None if cond is None else cond.to(device)
-        loss = diffusion_loss(model, x0, schedule, prediction=cfg.prediction, generator=gen,
-                              cond=cond, cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0,
-                              null_cond=null)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        ema_update(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
-        losses.append(loss.item())
-        if step % 10 == 0:
-            bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.4f}")
-    return ema.eval(), losses
+    bar = tqdm(range(run.step, cfg.steps), initial=run.step, total=cfg.steps,
+               desc=desc or f"train {cfg.mode}", disable=not progress)
+    with _StopOnInterrupt(enabled=folder is not None) as interrupt:
+        for step in bar:
+            x0, cond = _unpack(next(batches), cfg.text)
+            x0 = x0.to(device)
+            if cfg.mode == "frame":
+                cond = None if cond is None else cond.repeat_interleave(x0.shape[2], dim=0)
+                x0 = as_frames(x0)
+            cond = None if cond is None else cond.to(device)
+            loss = diffusion_loss(model, x0, schedule, prediction=cfg.prediction,
+                                  generator=run.gen, cond=cond, null_cond=null,
+                                  cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise run.diverged(step, f"the loss is {value}", folder)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if not torch.isfinite(norm):
+                raise run.diverged(step, f"the gradient norm is {norm.item()}", folder)
+            opt.step()
+            run.lr_schedule.step()
+            ema_update(run.ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
+            run.losses.append(value)
+            run.step = step + 1
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{sum(run.losses[-10:]) / len(run.losses[-10:]):.4f}")
+            if folder is not None and (interrupt.requested or run.step == cfg.steps
+                                       or (save_every and run.step % save_every == 0)):
+                run.save(folder)
+            if interrupt.requested:
+                raise TrainingInterrupted(f"interrupted at step {run.step} of {cfg.steps}; "
+                                          f"the run is saved in {folder}")
+    return run.ema.eval(), run.losses
+
+
+MODEL_FILE = "model.pt"
+STATE_FILE = "train_state.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient stopped being finite; nothing after the last good step was
+    saved."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run with an output folder, after a resumable checkpoint was saved."""
+
+
+@dataclass
+class _Run:
+    """Everything a training run changes as it goes: what `train_state.pt` holds."""
+
+    cfg: TrainConfig
+    model: torch.nn.Module
+    ema: torch.nn.Module
+    opt: torch.optim.Optimizer
+    lr_schedule: torch.optim.lr_scheduler.LRScheduler
+    gen: torch.Generator  # the noise and timesteps of the loss
+    batches: Iterator
+    info: dict  # plain values that describe the run (the CLI's data options), kept with it
+    step: int = 0  # optimizer steps taken
+    losses: list[float] = field(default_factory=list)
+    saved_step: int | None = None
+
+    def state_dict(self) -> dict:
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+        return {"format": STATE_FORMAT, "config": asdict(self.cfg), "step": self.step,
+                "losses": torch.tensor(self.losses, dtype=torch.float64),
+                "model": self.model.state_dict(), "ema": self.ema.state_dict(),
+                "optimizer": self.opt.state_dict(), "lr_schedule": self.lr_schedule.state_dict(),
+                "rng": {"torch": torch.get_rng_state(), "loss": self.gen.get_state(),
+                        "cuda": cuda},
+                "batches": self.batches.state_dict(), "info": self.info}
+
+    def load_state_dict(self, state: dict, path: Path) -> None:
+        """Continue from `state`; a config other than this run's, or parts that do not fit
+        the model, are a CheckpointError naming `path`."""
+        saved = check_fields(TrainConfig, state["config"], path)
+        if saved != self.cfg:
+            diff = [f"{k}={v!r} (not {getattr(self.cfg, k)!r})"
+                    for k, v in asdict(saved).items() if v != getattr(self.cfg, k)]
+            raise CheckpointError(f"{path} is a run with {', '.join(diff)}")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.ema.load_state_dict(state["ema"])
+            self.opt.load_state_dict(state["optimizer"])
+            self.lr_schedule.load_state_dict(state["lr_schedule"])
+            self.gen.set_state(state["rng"]["loss"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if len(state["rng"]["cuda"]) == torch.cuda.device_count() > 0:
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            self.batches.load_state_dict(state["batches"])
+            self.step, losses = int(state["step"]), state["losses"]
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f"{path} does not fit the model its config describes: "
+                                  f"{str(err).splitlines()[0][:200]}") from None
+        self.losses, self.saved_step = losses.tolist(), self.step
+        if not 0 <= self.step <= self.cfg.steps or len(self.losses) != self.step:
+            raise CheckpointError(f"{path}: step {self.step} with {len(self.losses)} losses "
+                                  f"does not fit a run of {self.cfg.steps} steps")
+
+    def save(self, folder: Path) -> None:
+        """Write train_state.pt, then model.pt (the EMA), each atomically; weights that are no
+        longer finite are never written."""
+        for module in (self.model, self.ema):
+            if not all(torch.isfinite(p).all() for p in module.parameters()):
+                raise self.diverged(self.step, "the weights are no longer finite", folder)
+        atomic_save(self.state_dict(), folder / STATE_FILE)
+        save_checkpoint(folder / MODEL_FILE, self.ema, self.cfg, **self.info, step=self.step)
+        self.saved_step = self.step
+
+    def diverged(self, step: int, what: str, folder: Path | None) -> TrainingDiverged:
+        kept = ("" if folder is None else
+                f"; nothing was saved after step {self.saved_step}, whose checkpoint in "
+                f"{folder} is kept" if self.saved_step is not None else
+                f"; no checkpoint was written to {folder}")
+        return TrainingDiverged(f"training diverged at step {step}: {what}{kept} "
+                                "(a lower learning rate may help)")
+
+
+class _StopOnInterrupt:
+    """Within `with`: the first Ctrl-C (SIGINT) only sets `requested`, so that training can
+    finish its step and save; a second one interrupts at once. Python delivers signals to the
+    main thread only, so elsewhere (or with enabled=False) Ctrl-C behaves as usual."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+
+    def __enter__(self) -> _StopOnInterrupt:
+        if self.enabled:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -245,23 +411,92 @@ def sample(
     return x if cfg.mode == "video" else from_frames(x, t)
 
 
+CHECKPOINT_FORMAT = 1  # model.pt: {"format", "config", "state_dict", "info"}
+STATE_FORMAT = 1  # train_state.pt: see _Run.state_dict
+
+
 def save_checkpoint(path: str | Path, model: torch.nn.Module, cfg: TrainConfig, **info) -> None:
-    """Write the model weights and the config that rebuilds it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": asdict(cfg), "state_dict": model.state_dict(), "info": info}, path)
+    """Write the model weights and the config that rebuilds it, atomically (`atomic_save`).
+
+    The file holds only tensors and plain values, so `load_checkpoint` reads it without
+    running code; `info` must be plain values too (str, int, float, bool, None, and lists,
+    tuples and dicts of them)."""
+    _check_plain(info, "info")
+    atomic_save({"format": CHECKPOINT_FORMAT, "config": asdict(cfg),
+                 "state_dict": model.state_dict(), "info": info}, path)
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, TrainConfig]:
-    """Rebuild a model saved by `save_checkpoint`; FileNotFoundError names a missing path."""
-    path = Path(path)
-    if not path.is_file():
+    """Rebuild a model saved by `save_checkpoint` (or by earlier versions of vdlite, which
+    wrote the same fields), running no code from the file.
+
+    The config is checked field by field and the weights must fit the model it describes and
+    be finite; FileNotFoundError names a missing path, and every other problem is a one-line
+    `CheckpointError` (a ValueError) naming the file.
+    """
+    what = "a vdlite checkpoint (the model.pt that vdlite train writes)"
+    if not Path(path).exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    state = torch.load(path, map_location=device, weights_only=False)
-    cfg = TrainConfig(**state["config"])
+    state = load_weights(path, what, device)
+    if isinstance(state, dict) and "ema" in state and "state_dict" not in state:
+        raise CheckpointError(f"{path} is a training state, for vdlite train --resume; "
+                              f"give the {MODEL_FILE} beside it")
+    if not (isinstance(state, dict) and {"config", "state_dict"} <= set(state)):
+        raise CheckpointError(f"{path} is not {what}: expected a dict with 'config' and "
+                              f"'state_dict', got {_describe(state)}")
+    cfg = check_fields(TrainConfig, state["config"], path)
+    weights = state["state_dict"]
+    if not (isinstance(weights, dict) and all(isinstance(w, torch.Tensor)
+                                              for w in weights.values())):
+        raise CheckpointError(f"{path}: 'state_dict' must map names to tensors")
+    bad = [name for name, w in weights.items() if w.is_floating_point() and not w.isfinite().all()]
+    if bad:
+        raise CheckpointError(f"{path} holds weights that are not finite ({bad[0]} and "
+                              f"{len(bad) - 1} more): it comes from a diverged run")
     model = build_model(cfg).to(device)
-    model.load_state_dict(state["state_dict"])
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        reason = " ".join(str(err).split("\n\t", 1)[-1].split())[:200]
+        raise CheckpointError(f"{path}: its weights do not fit the model its config "
+                              f"describes ({reason})") from None
     return model.eval(), cfg
+
+
+def load_train_state(path: str | Path) -> dict:
+    """A `train_state.pt` written by `train(out=...)`, loaded without running code, with its
+    parts checked to be there (CheckpointError otherwise)."""
+    state = load_weights(path, f"a training state ({STATE_FILE}, written by vdlite train)")
+    need = {"config", "step", "losses", "model", "ema", "optimizer", "lr_schedule", "rng",
+            "batches"}
+    if not (isinstance(state, dict) and need <= set(state)):
+        got = sorted(map(str, state)) if isinstance(state, dict) else _describe(state)
+        raise CheckpointError(f"{path} is not a training state: expected the fields "
+                              f"{', '.join(sorted(need))}, got {got}")
+    return state
+
+
+def _check_plain(value: object, name: str) -> None:
+    """Raise TypeError unless `value` is what `torch.load(weights_only=True)` rebuilds without
+    running code: tensors, str, int, float, bool, None, and lists, tuples and dicts of them."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_plain(k, name)
+            _check_plain(v, f"{name}[{k!r}]")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_plain(v, f"{name}[{i}]")
+    elif not isinstance(value, (torch.Tensor, str, int, float, bool, type(None))):
+        raise TypeError(f"{name} must hold plain values (str, int, float, bool, None, tensors, "
+                        f"and lists, tuples and dicts of them), got {type(value).__name__}")
+
+
+def _describe(value: object) -> str:
+    """A short description of what a file held, for error messages."""
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))[:8]}"
+    return type(value).__name__ if not isinstance(value, torch.Tensor) else (
+        f"a tensor of shape {tuple(value.shape)}")
 
 
 class Timer:
@@ -275,28 +510,46 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
-def clip_batches(dataset, batch: int, seed: int = 0) -> Iterator[torch.Tensor]:
+class RandomBatches:
+    """Endless random batches of a dataset, seeded: each batch is `collate` of the items at
+    `batch` indices drawn uniformly with replacement from a generator of its own.
+
+    Its position is that generator's state, so `state_dict()` and `load_state_dict()` let a
+    resumed training run draw the batches an uninterrupted one would have.
+    """
+
+    def __init__(self, dataset, batch: int, seed: int, collate) -> None:
+        if len(dataset) == 0:
+            raise ValueError("the dataset holds no clips")
+        self.dataset, self.batch, self.collate = dataset, batch, collate
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __iter__(self) -> RandomBatches:
+        return self
+
+    def __next__(self):
+        idx = torch.randint(len(self.dataset), (self.batch,), generator=self.gen).tolist()
+        return self.collate([self.dataset[i] for i in idx])
+
+    def state_dict(self) -> dict:
+        return {"generator": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["generator"])
+
+
+def clip_batches(dataset, batch: int, seed: int = 0) -> RandomBatches:
     """Endless random batches [batch, 3, T, H, W] of `dataset[i]["video"]`, seeded."""
-    if len(dataset) == 0:
-        raise ValueError("the dataset holds no clips")
-    gen = torch.Generator().manual_seed(seed)
-    while True:
-        idx = torch.randint(len(dataset), (batch,), generator=gen).tolist()
-        yield torch.stack([dataset[i]["video"] for i in idx])
+    return RandomBatches(dataset, batch, seed, lambda items: torch.stack([it["video"]
+                                                                           for it in items]))
 
 
-def caption_batches(
-    dataset, batch: int, seed: int = 0
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def caption_batches(dataset, batch: int, seed: int = 0) -> RandomBatches:
     """Endless random (clips [batch, 3, T, H, W], prompt tokens [batch, L]) from a
     `MovingSprites` dataset, each clip captioned from its ground truth (`vdlite.text`)."""
     from vdlite.text import Tokenizer, caption
 
-    if len(dataset) == 0:
-        raise ValueError("the dataset holds no clips")
     tokenizer = Tokenizer()
-    gen = torch.Generator().manual_seed(seed)
-    while True:
-        items = [dataset[i] for i in torch.randint(len(dataset), (batch,), generator=gen).tolist()]
-        yield (torch.stack([it["video"] for it in items]),
-               tokenizer.encode([caption(it) for it in items], strict=True))
+    return RandomBatches(dataset, batch, seed, lambda items: (
+        torch.stack([it["video"] for it in items]),
+        tokenizer.encode([caption(it) for it in items], strict=True)))
