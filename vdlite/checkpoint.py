@@ -64,14 +64,13 @@ def load_weights(path: str | os.PathLike, what: str = "a vdlite checkpoint",
         raise CheckpointError(f"{path} is a folder, not {what}")
     try:
         return torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as err:
-        found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        found = f"a {found.group(1)} object" if found else "an object that is not a tensor"
-        raise CheckpointError(
-            f"{path} holds {found}, which loading would have to run code to rebuild; vdlite "
-            f"loads only tensors and plain values, so it refuses {what} like this"
-        ) from None
     except Exception as err:  # torch.load's errors for a file it cannot parse are many
+        code = re.search(r"GLOBAL ([\w.]+)", str(err))
+        if isinstance(err, pickle.UnpicklingError) and code:
+            raise CheckpointError(
+                f"{path} would run {code.group(1)} when loaded: vdlite loads only tensors and "
+                f"plain values (torch.load with weights_only=True), so it refuses this file "
+                f"(expected {what})") from None
         with open(path, "rb") as f:
             zipped = f.read(4) == b"PK\x03\x04"
         reason = "truncated or corrupt" if zipped else "not a file written by torch.save"

@@ -255,6 +255,8 @@ def cmd_train(args: argparse.Namespace) -> None:
             raise UsageError(f"{out} already holds {' and '.join(found)}: pass --resume to "
                              "continue that run, --force to replace it, or another --out")
     batches = train_batches(cfg, opts)
+    print(f"training the {cfg.arch} ({cfg.mode} mode) for {cfg.steps} steps on {opts['data']}, "
+          f"saved to {out} every {args.save_every} steps and on Ctrl-C", flush=True)
     try:
         _, losses = train(cfg, batches, device, progress=not args.no_progress, out=out,
                           save_every=args.save_every, resume=args.resume is not None,
@@ -378,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vdlite: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
-        print(f"vdlite: {stop or 'interrupted'}", file=sys.stderr)
+        print(f"vdlite: {str(stop) or 'interrupted'}", file=sys.stderr)
         return 130
     return 0
 

@@ -180,26 +180,14 @@ def train(
     so the last checkpoint stays as it was. `info` (plain values) goes into model.pt.
     Returns (ema_model, per-step losses).
     """
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    run = _Run(cfg, model, copy.deepcopy(model).requires_grad_(False), opt,
-               torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg)),
-               torch.Generator(device="cpu").manual_seed(cfg.seed), batches, dict(info or {}))
     folder = None if out is None else Path(out)
-    if folder is not None and not hasattr(batches, "state_dict"):
-        raise ValueError("a resumable run (out=...) needs batches that can save their "
-                         "position: clip_batches or caption_batches")
-    _check_plain(run.info, "info")
-    if resume:
-        if folder is None:
-            raise ValueError("resume=True needs out, the folder of the run to continue")
-        run.load_state_dict(load_train_state(folder / STATE_FILE), folder / STATE_FILE)
-    schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
-    null = model.text_encoder.null_tokens(1)[0] if cfg.text else None  # [L]
-    bar = tqdm(range(run.step, cfg.steps), initial=run.step, total=cfg.steps,
-               desc=desc or f"train {cfg.mode}", disable=not progress)
-    with _StopOnInterrupt(enabled=folder is not None) as interrupt:
+    with _StopOnInterrupt(enabled=folder is not None) as interrupt:  # from the start
+        run = _start(cfg, batches, device, folder, resume, info)
+        model, opt = run.model, run.opt
+        schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
+        null = model.text_encoder.null_tokens(1)[0] if cfg.text else None  # [L]
+        bar = tqdm(range(run.step, cfg.steps), initial=run.step, total=cfg.steps,
+                   desc=desc or f"train {cfg.mode}", disable=not progress)
         for step in bar:
             x0, cond = _unpack(next(batches), cfg.text)
             x0 = x0.to(device)
@@ -232,6 +220,27 @@ def train(
                 raise TrainingInterrupted(f"interrupted at step {run.step} of {cfg.steps}; "
                                           f"the run is saved in {folder}")
     return run.ema.eval(), run.losses
+
+
+def _start(cfg: TrainConfig, batches: Iterator, device: str | torch.device,
+           folder: Path | None, resume: bool, info: dict | None) -> _Run:
+    """A new run's model, EMA, optimizer, rate schedule and loss generator, seeded, or with
+    `resume` the run saved in `folder`."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    run = _Run(cfg, model, copy.deepcopy(model).requires_grad_(False), opt,
+               torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg)),
+               torch.Generator(device="cpu").manual_seed(cfg.seed), batches, dict(info or {}))
+    if folder is not None and not hasattr(batches, "state_dict"):
+        raise ValueError("a resumable run (out=...) needs batches that can save their "
+                         "position: clip_batches or caption_batches")
+    _check_plain(run.info, "info")
+    if resume:
+        if folder is None:
+            raise ValueError("resume=True needs out, the folder of the run to continue")
+        run.load_state_dict(load_train_state(folder / STATE_FILE), folder / STATE_FILE)
+    return run
 
 
 MODEL_FILE = "model.pt"
