@@ -420,8 +420,9 @@ def spatial_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
     q, k, v: ``[B, T, S, heads, D]`` of one dtype (float16, bfloat16, float32) and device,
     any strides (e.g. the views ``qkv.unbind(3)`` of a fused ``[B, T, S, 3, heads, D]``
-    projection); D in 16, 32, 64, 128; any S >= 1 -> ``[B, T, S, heads, D]``, contiguous,
-    in q's dtype.
+    projection); D in 16, 32, 64, 128; any S -> ``[B, T, S, heads, D]``, contiguous, in q's
+    dtype. An empty clip (B, T, S or heads = 0) launches nothing: its result and gradients
+    are empty, as the reference's are.
     """
     _check_inputs(q, k, v)
     return _SpatialAttention.apply(q, k, v)

@@ -95,6 +95,7 @@ from triton.runtime.jit import JITFunction
 
 from kernels._common import _cdiv, _Launch, _max, _precision, _sum
 from vdlite.attention import _check_qkv
+from vdlite.attention import temporal_attention as _reference
 
 __all__ = ["temporal_attention"]
 
@@ -749,9 +750,13 @@ def temporal_attention(
 
     q, k, v: ``[B, T, S, heads, D]`` of one dtype (float16, bfloat16, float32) and device,
     any strides (e.g. the views ``qkv.unbind(3)`` of a fused ``[B, T, S, 3, heads, D]``
-    projection); D in 16, 32, 64, 128; any T >= 1 -> ``[B, T, S, heads, D]``, contiguous,
-    in q's dtype.
+    projection); D in 16, 32, 64, 128; any T -> ``[B, T, S, heads, D]``, contiguous, in q's
+    dtype. An empty clip (B, T, S or heads = 0) launches nothing: its result and gradients
+    are empty, as the reference's are (which computes them).
     """
+    if isinstance(q, Tensor) and q.numel() == 0:  # before any plan: T = 0 has no frame block
+        _check_inputs(q, k, v, causal, window)
+        return _reference(q, k, v, causal, window)
     plan = _get_plan(q, k, v, causal, window)
     if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
         return _TemporalAttention.apply(q, k, v, plan)

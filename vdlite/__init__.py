@@ -7,7 +7,8 @@ and cross attention on the [B, T, S, heads, D] layout), `metrics` (temporal cons
 `train` and `demo` (the loops behind the `vdlite` command).
 """
 
-from vdlite.conv3d import CausalConv3d, Conv3d, PseudoConv3d, conv3d
+from vdlite import conv3d  # the module, callable as its function conv3d (see vdlite/conv3d.py)
+from vdlite.conv3d import CausalConv3d, Conv3d, PseudoConv3d
 
 __all__ = ["conv3d", "Conv3d", "CausalConv3d", "PseudoConv3d"]
 __version__ = "0.1.0"

@@ -11,9 +11,14 @@ variants every video model uses:
 - ``Conv3d`` and ``CausalConv3d``: modules; the causal one lets frame t see only frames <= t;
 - ``PseudoConv3d`` and the cost functions: (1, k, k) space then (k, 1, 1) time, the
   factorisation image-to-video models inflate, and what it saves.
+
+The module itself is callable: ``vdlite.conv3d(x, weight, ...)`` is ``conv3d`` (see
+``_CallableModule`` at the end).
 """
 
 import math
+import sys
+import types
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +40,15 @@ __all__ = [
 Size3 = int | tuple[int, int, int]
 Pads3 = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]  # (before, after) for T, H, W
 _DIMS = ("T", "H", "W")
+
+
+def _check_size(where: str, name: str, value: object, minimum: int = 1) -> int:
+    """``value`` if it is an int >= ``minimum`` (a bool is not), else a ValueError that names
+    the class or function ``where``, the argument and what was expected."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        expected = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{where}: {name} must be {expected}, got {value!r}")
+    return value
 
 
 def _triple(value: Size3, name: str) -> tuple[int, int, int]:
@@ -411,6 +425,10 @@ class Conv3d(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
+        where = type(self).__name__  # CausalConv3d's errors name CausalConv3d
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                            ("groups", groups)):
+            _check_size(where, name, value)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"in_channels ({in_channels}) and out_channels ({out_channels}) must be "
@@ -419,6 +437,11 @@ class Conv3d(nn.Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = _triple(kernel_size, "kernel_size")
         self.stride, self.dilation = _triple(stride, "stride"), _triple(dilation, "dilation")
+        for name, given, sizes in (("kernel_size", kernel_size, self.kernel_size),
+                                   ("stride", stride, self.stride),
+                                   ("dilation", dilation, self.dilation)):
+            for dim, n in zip(_DIMS, sizes, strict=True):  # name the dim if 3 were given
+                _check_size(where, name if isinstance(given, int) else f"{name} ({dim})", n)
         self.padding = padding if isinstance(padding, str) else _triple(padding, "padding")
         _resolve_padding(self.padding, self.kernel_size, self.stride, self.dilation)  # validate
         self.weight = nn.Parameter(
@@ -538,9 +561,13 @@ class PseudoConv3d(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
+        _check_size("PseudoConv3d", "in_channels", in_channels)
+        _check_size("PseudoConv3d", "out_channels", out_channels)
         k = kernel_size
-        if not isinstance(k, int) or k < 1 or k % 2 == 0:
-            raise ValueError(f"kernel_size must be an odd positive int, got {kernel_size!r}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0:
+            raise ValueError(
+                f"PseudoConv3d: kernel_size must be an odd positive int, got {kernel_size!r}"
+            )
         self.spatial = Conv3d(
             in_channels, out_channels, (1, k, k), padding=(0, k // 2, k // 2), bias=bias
         )
@@ -603,3 +630,29 @@ def pseudo3d_cost(
     spatial = conv3d_cost(in_channels, out_channels, (1, k, k), out_size, bias=bias)
     temporal = conv3d_cost(out_channels, out_channels, (k, 1, 1), out_size, bias=bias)
     return {key: spatial[key] + temporal[key] for key in spatial}
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as its function ``conv3d``.
+
+    The course's contract has ``vdlite.conv3d`` be two things: the module (``import
+    vdlite.conv3d``, ``vdlite.conv3d.Conv3d``) and the function ``vdlite.conv3d(x, weight,
+    bias=None, stride=1, padding=0, dilation=1, groups=1)``, equal to F.conv3d. A package
+    attribute is one object, so it is the module, and the module forwards calls to ``conv3d``.
+    """
+
+    def __call__(
+        self,
+        x: Tensor,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: Size3 = 1,
+        padding: Size3 | str = 0,
+        dilation: Size3 = 1,
+        groups: int = 1,
+    ) -> Tensor:
+        """``conv3d(x, weight, bias, stride, padding, dilation, groups)``; see ``conv3d``."""
+        return conv3d(x, weight, bias, stride, padding, dilation, groups)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
+import sys
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -40,6 +42,7 @@ from vdlite.attention import (
     temporal_attention,
     windowed_temporal_attention,
 )
+from vdlite.cli import UsageError, check_device
 
 __all__ = [
     "KINDS",
@@ -399,16 +402,39 @@ GPU_SIZES = {"Ts": (4, 8, 16, 32, 64), "Ss": (64, 128, 256, 512, 1024),
              "heads": 8, "D": 64, "max_full_tokens": 16384}
 
 
+def _window(text: str) -> int:
+    """``--window`` as an int >= 0, else a UsageError."""
+    try:
+        window = int(text)
+    except ValueError:
+        window = -1
+    if window < 0:
+        raise UsageError(f"--window must be an int >= 0, got {text!r}")
+    return window
+
+
 def main(argv: Sequence[str] | None = None) -> list[dict]:
+    """Sweep, write DIR/cost.md and DIR/cost.png, print the table; return the rows.
+
+    A bad ``--device`` (or cuda where there is none) or ``--window`` is reported as the
+    ``vdlite`` command reports it: one line, ``vdlite: error: ...``, and exit status 2
+    (VDLITE_DEBUG=1 raises instead, with the traceback).
+    """
     parser = argparse.ArgumentParser(prog="python -m vdlite.cost",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--out", default="out/cost", help="output folder (default: out/cost)")
-    parser.add_argument("--window", type=int, default=2, help="frames seen on each side")
+    parser.add_argument("--window", default="2", help="frames seen on each side (default: 2)")
     args = parser.parse_args(argv)
-    sizes = GPU_SIZES if args.device.startswith("cuda") else CPU_SIZES
-    rows = sweep(("full", "factorized", "window"), window=args.window, device=args.device,
-                 **sizes)
+    try:
+        device, window = check_device(args.device), _window(args.window)
+    except UsageError as err:
+        if os.environ.get("VDLITE_DEBUG"):
+            raise
+        print(f"vdlite: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    sizes = GPU_SIZES if device.startswith("cuda") else CPU_SIZES
+    rows = sweep(("full", "factorized", "window"), window=window, device=device, **sizes)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "cost.md").write_text(markdown_table(rows))

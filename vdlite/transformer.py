@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vdlite import attention, backend
+from vdlite.conv3d import _check_size
 from vdlite.positions import rope_3d
 from vdlite.unet3d import timestep_embedding
 
@@ -352,8 +353,13 @@ class VideoDiT(nn.Module):
                  window: int | None = None, temporal_radius: int = 0,
                  fine_patch: int | None = None, fine_dim: int = 32) -> None:
         super().__init__()
-        if patch_size < 1:
-            raise ValueError(f"patch_size must be >= 1, got {patch_size}")
+        for name, value in (("in_channels", in_channels), ("patch_size", patch_size),
+                            ("dim", dim), ("depth", depth), ("heads", heads),
+                            ("mlp_ratio", mlp_ratio), ("fine_dim", fine_dim)):
+            _check_size("VideoDiT", name, value)
+        _check_size("VideoDiT", "temporal_radius", temporal_radius, minimum=0)
+        if fine_patch is not None:
+            _check_size("VideoDiT", "fine_patch", fine_patch)
         if fine_patch is not None and not (1 <= fine_patch < patch_size
                                            and patch_size % fine_patch == 0):
             raise ValueError(f"fine_patch must divide patch_size={patch_size} and be smaller, "

@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vdlite.conv3d import Conv3d, PseudoConv3d
+from vdlite.conv3d import Conv3d, PseudoConv3d, _check_size
 
 CONV_KINDS = ("full", "pseudo", "spatial")
 
@@ -155,7 +155,8 @@ class UNet3D(nn.Module):
         in_channels: video channels C (3 for RGB).
         base_channels: channels at full resolution; level i has base * channel_mults[i].
         channel_mults: one entry per resolution level; len-1 downsamplings.
-        num_res_blocks: residual blocks per level on the way down (one more on the way up).
+        num_res_blocks: residual blocks per level on the way down (one more on the way up),
+            at least 1 (with none, the encoder would never widen to channel_mults).
         conv: "full" (3x3x3), "pseudo" (2D then 1D) or "spatial" (2D only; an image model).
         temporal_downsample: also halve T at each downsampling (T must be divisible by
             2^(levels-1)).
@@ -179,6 +180,14 @@ class UNet3D(nn.Module):
         super().__init__()
         if conv not in CONV_KINDS:
             raise ValueError(f"conv must be one of {CONV_KINDS}, got {conv!r}")
+        for name, value in (("in_channels", in_channels), ("base_channels", base_channels),
+                            ("num_res_blocks", num_res_blocks), ("patch_size", patch_size)):
+            _check_size("UNet3D", name, value)
+        if not channel_mults:
+            raise ValueError(f"UNet3D: channel_mults must be a non-empty sequence of positive "
+                             f"ints (one per level), got {channel_mults!r}")
+        for i, mult in enumerate(channel_mults):
+            _check_size("UNet3D", f"channel_mults[{i}]", mult)
         self.config = dict(in_channels=in_channels, base_channels=base_channels,
                            channel_mults=tuple(channel_mults), num_res_blocks=num_res_blocks,
                            conv=conv, temporal_downsample=temporal_downsample,
