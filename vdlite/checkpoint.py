@@ -75,12 +75,15 @@ def load_weights(path: str | os.PathLike, what: str = "a vdlite checkpoint",
             zipped = f.read(4) == b"PK\x03\x04"
         reason = "truncated or corrupt" if zipped else "not a file written by torch.save"
         raise CheckpointError(f"{path} is not {what}: {reason} "
-                              f"({type(err).__name__}: {_one_line(err)})") from None
+                              f"({one_line(err, 120)})") from None
 
 
-def _one_line(err: BaseException, limit: int = 100) -> str:
-    """An exception's message on one line, cut to `limit` characters."""
-    text = " ".join(str(err).split())
+def one_line(err: BaseException, limit: int = 200) -> str:
+    """`err` as one line for an error message: its type, its message's first line and, when
+    longer, its last (where ffmpeg, say, puts the cause), cut to `limit` characters."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = " ... ".join(dict.fromkeys(lines[:1] + lines[-1:]))
+    text = f"{type(err).__name__}: {text}" if text else type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

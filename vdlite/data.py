@@ -8,7 +8,8 @@ Pixel (row y, column x) has its centre at the point (x, y); a pixel covers [x - 
 Contents, in reading order:
 - `MovingSprites`: clips of coloured shapes that glide at constant velocity and bounce off the
   frame edges, generated on the fly, with positions, velocities and masks as ground truth;
-- `VideoFolder`: clips cut from the videos (and folders of frames) under a directory;
+- `VideoFolder`: clips cut from the videos (and folders of frames) under a directory, skipping
+  the unreadable ones with a `SkippedVideoWarning`;
 - `read_video`, `write_gif`, `write_mp4`, `to_uint8`, `tile_videos`: files in, files out.
 """
 
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
@@ -27,6 +30,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset, default_collate
+
+from vdlite.checkpoint import one_line
 
 # ---------------------------------------------------------------------------------------------
 # Moving sprites
@@ -319,6 +324,19 @@ VIDEO_EXTENSIONS = (".mp4", ".gif", ".webm", ".avi", ".mov")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
+class SkippedVideoWarning(UserWarning):
+    """`VideoFolder` skipped a video it cannot read; the message (one line) names it and why."""
+
+
+class _UnreadableVideo(ValueError):
+    """A video file or folder of frames that cannot be read: its `path` and a one-line
+    `reason`. `read_video` raises it; `VideoFolder` skips the video."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"read_video: {path}: {reason}")
+        self.path, self.reason = path, reason
+
+
 class VideoFolder(Dataset):
     """Clips cut from every video under `root`: files ending in VIDEO_EXTENSIONS, and folders
     holding IMAGE_EXTENSIONS frames (one video per folder, frames sorted by file name).
@@ -328,9 +346,17 @@ class VideoFolder(Dataset):
     floor(L / (frames × stride)) non-overlapping clips; clip k shows frames
     k·frames·stride + j·stride for j = 0..frames-1. Videos shorter than one clip are skipped.
 
+    A video that `read_video` cannot read is skipped with a one-line `SkippedVideoWarning`,
+    "VideoFolder: skipped PATH: REASON", and the rest are kept. Unreadable are: a file the
+    decoder fails on, even after some frames (a truncated file is dropped whole rather than
+    cut short), or that gives no frames; a folder of frames with an unreadable frame or
+    frames of different sizes. Only when no video is left is it an error (ValueError naming
+    `root` and each skipped video with its reason). A file truncated so that the decoder
+    stops cleanly, without an error, cannot be told from a shorter video and is kept.
+
     Items: {"video": [3, frames, size, size] float32 in [-1, 1]}.
-    Attributes: `paths` (one per video), `lengths` (their frame counts), `clips` (the
-    (video, k) pairs in item order).
+    Attributes: `paths` (one per video read), `lengths` (their frame counts), `clips` (the
+    (video, k) pairs in item order), `skipped` (the (path, reason) pairs of those skipped).
     """
 
     def __init__(self, root: str | os.PathLike, frames: int = 8, size: int = 32,
@@ -341,21 +367,42 @@ class VideoFolder(Dataset):
         self.stride = _check_int("stride", stride, 1)
         if not self.root.exists():
             raise FileNotFoundError(f"VideoFolder: {self.root} does not exist")
-        self.paths = [self.root] if self.root.is_file() else find_videos(self.root)
-        if not self.paths:
+        found = [self.root] if self.root.is_file() else find_videos(self.root)
+        if not found:
             raise ValueError(f"no videos under {self.root}: looked for files ending in "
                              f"{', '.join(VIDEO_EXTENSIONS)} and folders of "
                              f"{', '.join(IMAGE_EXTENSIONS)} frames")
-        self.videos = [read_video(p, size) for p in self.paths]  # each [3, L, size, size]
+        self.paths: list[Path] = []
+        self.videos: list[Tensor] = []  # each [3, L, size, size]
+        self.skipped: list[tuple[Path, str]] = []
+        for path in found:
+            try:
+                video = read_video(path, size)
+            except _UnreadableVideo as err:
+                warnings.warn(f"VideoFolder: skipped {path}: {err.reason}", SkippedVideoWarning,
+                              stacklevel=2)
+                self.skipped.append((path, err.reason))
+                continue
+            self.paths.append(path)
+            self.videos.append(video)
+        skipped = "; ".join(f"{self._name(p)}: {reason}" for p, reason in self.skipped)
+        if not self.videos:
+            raise ValueError(f"VideoFolder: no readable video under {self.root}; skipped "
+                             f"{skipped}")
         self.lengths = [v.shape[1] for v in self.videos]
         span = self.frames * self.stride
         self.clips = [(i, k) for i, n in enumerate(self.lengths) for k in range(n // span)]
         if not self.clips:
-            found = ", ".join(
+            lengths = ", ".join(
                 f"{p.name}: {n}" for p, n in zip(self.paths, self.lengths, strict=True))
             raise ValueError(f"every video under {self.root} is shorter than one clip, which "
                              f"needs frames × stride = {self.frames} × {self.stride} = {span} "
-                             f"frames; lengths found: {found}")
+                             f"frames; lengths found: {lengths}"
+                             + (f"; skipped as unreadable: {skipped}" if skipped else ""))
+
+    def _name(self, path: Path) -> str:
+        """`path` relative to `root` (its name when it is `root`)."""
+        return path.name if path == self.root else str(path.relative_to(self.root))
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -387,6 +434,12 @@ def read_video(path: str | os.PathLike, size: int | None = None) -> Tensor:
     an alpha channel is composited onto black. With `size`, frames are resized as they are
     read (shorter side to `size`, antialiased bilinear, then centre-cropped to size × size),
     so long, large videos never sit in memory at full resolution.
+
+    A video that cannot be read raises a one-line ValueError "read_video: PATH: REASON":
+    the decoder failed ("cannot decode: ERROR", whatever its type, even after some frames),
+    it gave no frames ("no frames"), a frame of a folder cannot be read ("cannot read frame
+    NAME: ERROR"), or a folder's frames differ in size ("frames have different sizes:
+    64x48 (12 frames), 32x32 (1 frame: f_012.png)", width x height, the most common first).
     """
     path = Path(path)
     if size is not None:
@@ -397,17 +450,64 @@ def read_video(path: str | os.PathLike, size: int | None = None) -> Tensor:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
         if not files:
             raise ValueError(f"read_video: {path} holds no {'/'.join(IMAGE_EXTENSIONS)} frames")
-        frames: Iterator[np.ndarray] = (iio.imread(f) for f in files)
+        frames = _folder_frames(path, files)
     else:
-        frames = iio.imiter(path)
+        frames = _video_frames(path)
     chunks = []
     while chunk := list(islice(frames, 64)):
         x = torch.from_numpy(np.stack([_rgb01(f) for f in chunk]))  # [t, H, W, 3] in [0, 1]
         x = x.permute(3, 0, 1, 2) * 2 - 1  # [3, t, H, W] in [-1, 1]
         chunks.append(x if size is None else resize_crop(x, size))
     if not chunks:
-        raise ValueError(f"read_video: {path} has no frames")
+        raise _UnreadableVideo(path, "no frames")
     return torch.cat(chunks, dim=1)
+
+
+def _video_frames(path: Path) -> Iterator[np.ndarray]:
+    """The frames of a video file as imageio decodes them."""
+    with _reading(path, "cannot decode"):
+        yield from iio.imiter(path)
+
+
+def _folder_frames(folder: Path, files: list[Path]) -> Iterator[np.ndarray]:
+    """The frames of a folder of images, once their headers show that all share one size."""
+    sizes: dict[tuple[int, int], list[str]] = {}  # (width, height): file names
+    for f in files:
+        with _reading(folder, f"cannot read frame {f.name}"), Image.open(f) as image:
+            sizes.setdefault(image.size, []).append(f.name)
+    if len(sizes) > 1:
+        raise _UnreadableVideo(folder, f"frames have different sizes: {_size_counts(sizes)}")
+    for f in files:
+        with _reading(folder, f"cannot read frame {f.name}"):
+            frame = iio.imread(f)
+        yield frame
+
+
+def _size_counts(sizes: dict[tuple[int, int], list[str]]) -> str:
+    """"64x48 (12 frames), 32x32 (1 frame: f_012.png)": each width x height with its number of
+    frames, the most common first, naming up to 3 frames of each other size."""
+    parts = []
+    for i, ((w, h), names) in enumerate(sorted(sizes.items(), key=lambda s: -len(s[1]))):
+        count = f"{len(names)} frame" + ("s" if len(names) > 1 else "")
+        if i > 0:
+            count += ": " + ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        parts.append(f"{w}x{h} ({count})")
+    return ", ".join(parts)
+
+
+@contextmanager
+def _reading(path: Path, what: str) -> Iterator[None]:
+    """Raise any error of the decoder inside as _UnreadableVideo(path, "WHAT: ERROR").
+
+    Decoders raise many types (OSError, ValueError, RuntimeError, IndexError, SyntaxError,
+    struct.error, ...), so every Exception is caught but MemoryError; KeyboardInterrupt and
+    SystemExit pass through."""
+    try:
+        yield
+    except MemoryError:
+        raise
+    except Exception as err:
+        raise _UnreadableVideo(path, f"{what}: {one_line(err)}") from err
 
 
 def _rgb01(frame: np.ndarray) -> np.ndarray:

@@ -19,6 +19,13 @@ Lower is better for each. All take a batch of videos [B, 3, T, H, W] in [-1, 1] 
 the mean over clips. Segmentation: the background colour of a clip is the per-channel median
 of all its pixels (the sprite covers a small part of the frame), and a pixel belongs to the
 sprite when its colour is farther than `threshold` (Euclidean, in [-1, 1] units) from it.
+
+Every public function checks its clips first, and rejects with a one-line
+error naming the argument: a non-tensor (TypeError); an integer tensor such as uint8 frames
+(convert to floats in [-1, 1] first); a shape other than [B, 3, T, H, W] with B >= 1, T >= 2
+and H, W >= 1; NaN or inf anywhere; values outside [-1, 1] by more than TOLERANCE = 1e-3
+(room for rounding, e.g. after a dtype conversion; samples of `vdlite.diffusion`'s samplers,
+which clamp x̂_0 to [-1, 1], lie inside exactly). The others are ValueError.
 """
 
 from __future__ import annotations
@@ -26,13 +33,38 @@ from __future__ import annotations
 import torch
 
 MIN_SPRITE_PIXELS = 3
+TOLERANCE = 1e-3
+"""How far clips may stray outside [-1, 1] and still be measured."""
 
 
-def _check_video(video: torch.Tensor) -> None:
+def _check_video(video: object, name: str = "video") -> None:
+    """Raise unless `video` is clips the figures can measure: a floating-point tensor
+    [B, 3, T, H, W] with B >= 1, T >= 2, H, W >= 1, finite, in [-1, 1] to within TOLERANCE.
+    TypeError for a non-tensor, ValueError otherwise; the one-line message names `name`."""
+    if not isinstance(video, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of clips [B, 3, T, H, W], got "
+                        f"{type(video).__name__}")
+    if not video.is_floating_point():
+        raise ValueError(f"{name} must be floating point, got {video.dtype}: convert the clips "
+                         "to floats in [-1, 1] first (8-bit levels v as v / 127.5 - 1)")
     if video.ndim != 5 or video.shape[1] != 3:
-        raise ValueError(f"video must be [B, 3, T, H, W], got shape {tuple(video.shape)}")
-    if video.shape[2] < 2:
-        raise ValueError(f"consistency needs at least 2 frames, got T={video.shape[2]}")
+        raise ValueError(f"{name} must be clips [B, 3, T, H, W], got shape "
+                         f"{tuple(video.shape)}")
+    b, _, t, h, w = video.shape
+    if b < 1:
+        raise ValueError(f"{name} holds no clips (B=0)")
+    if t < 2:
+        raise ValueError(f"{name} must have at least 2 frames, got T={t}")
+    if h < 1 or w < 1:
+        raise ValueError(f"{name} has empty frames (H={h}, W={w})")
+    finite = torch.isfinite(video).reshape(b, -1).all(dim=1)  # [B]
+    if not finite.all():
+        raise ValueError(f"{name} must be finite: {int((~finite).sum())} of {b} clips contain "
+                         "NaN or inf")
+    low, high = (float(v) for v in torch.aminmax(video))
+    if low < -1 - TOLERANCE or high > 1 + TOLERANCE:
+        raise ValueError(f"{name} must be in [-1, 1] (to within {TOLERANCE:g}), found values "
+                         f"in [{low:.6g}, {high:.6g}]")
 
 
 def sprite_masks(video: torch.Tensor, threshold: float = 0.4) -> torch.Tensor:
@@ -50,6 +82,7 @@ def background_change(video: torch.Tensor, masks: torch.Tensor | None = None) ->
     mean over b, t, c and pixels p with p in background(t) and background(t+1) of
     |x[b, c, t+1, p] - x[b, c, t, p]|.
     """
+    _check_video(video)
     masks = sprite_masks(video) if masks is None else masks
     still = ~masks[:, 1:] & ~masks[:, :-1]  # [B, T-1, H, W]
     diff = (video[:, :, 1:] - video[:, :, :-1]).abs().mean(dim=1)  # [B, T-1, H, W]
@@ -57,22 +90,27 @@ def background_change(video: torch.Tensor, masks: torch.Tensor | None = None) ->
 
 
 def _sprite_stats(video: torch.Tensor, masks: torch.Tensor):
-    """Per-frame sprite area [B, T], mean colour [B, T, 3], centroid [B, T, 2] and presence."""
+    """Per-frame sprite area [B, T], mean colour [B, T, 3], centroid [B, T, 2] and presence.
+
+    Centroids are float64: sums of pixel indices, exact whatever the order of summation, so
+    a clip's path figures do not depend on where in memory it lies."""
     _, _, _, h, w = video.shape
     m = masks.float()
     area = m.sum(dim=(2, 3))  # [B, T]
     present = area >= MIN_SPRITE_PIXELS
     denom = area.clamp(min=1)
     colour = torch.einsum("bcthw,bthw->btc", video, m) / denom[..., None]
-    ys = torch.arange(h, dtype=video.dtype, device=video.device)
-    xs = torch.arange(w, dtype=video.dtype, device=video.device)
-    cx = torch.einsum("bthw,w->bt", m, xs) / denom
-    cy = torch.einsum("bthw,h->bt", m, ys) / denom
+    m64, denom64 = masks.double(), denom.double()
+    ys = torch.arange(h, dtype=torch.float64, device=video.device)
+    xs = torch.arange(w, dtype=torch.float64, device=video.device)
+    cx = torch.einsum("bthw,w->bt", m64, xs) / denom64
+    cy = torch.einsum("bthw,h->bt", m64, ys) / denom64
     return area, colour, torch.stack([cx, cy], dim=-1), present
 
 
 def colour_drift(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
     """Std over frames of the sprite's mean colour, averaged over channels and clips."""
+    _check_video(video)
     masks = sprite_masks(video) if masks is None else masks
     _, colour, _, present = _sprite_stats(video, masks)
     drifts = [colour[b, present[b]].std(dim=0).mean() for b in range(video.shape[0])
@@ -82,6 +120,7 @@ def colour_drift(video: torch.Tensor, masks: torch.Tensor | None = None) -> floa
 
 def size_drift(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
     """Coefficient of variation std(area_t) / mean(area_t) over frames, mean over clips."""
+    _check_video(video)
     masks = sprite_masks(video) if masks is None else masks
     area, _, _, _ = _sprite_stats(video, masks)
     cv = area.std(dim=1) / area.mean(dim=1).clamp(min=1)
@@ -99,11 +138,12 @@ def path_residual(video: torch.Tensor, masks: torch.Tensor | None = None) -> flo
     that draws it there: read this figure beside `missing_frames` and
     `complete_path_residual`.
     """
+    _check_video(video)
     masks = sprite_masks(video) if masks is None else masks
     _, _, centroid, present = _sprite_stats(video, masks)
     rms = []
     for b in range(video.shape[0]):
-        t = torch.nonzero(present[b]).flatten().to(video.dtype)
+        t = torch.nonzero(present[b]).flatten().double()
         if t.numel() < 3:
             continue
         design = torch.stack([torch.ones_like(t), t], dim=1)  # [n, 2]
@@ -119,6 +159,7 @@ def complete_path_residual(video: torch.Tensor, masks: torch.Tensor | None = Non
     Leaving out whole clips rather than frames removes the reward for losing the sprite where
     it would stray, so models that miss different numbers of frames can be compared on it.
     """
+    _check_video(video)
     masks = sprite_masks(video) if masks is None else masks
     complete = (masks.sum(dim=(2, 3)) >= MIN_SPRITE_PIXELS).all(dim=1)  # [B]
     if not complete.any():
@@ -128,6 +169,7 @@ def complete_path_residual(video: torch.Tensor, masks: torch.Tensor | None = Non
 
 def missing_frames(video: torch.Tensor, masks: torch.Tensor | None = None) -> float:
     """Fraction of frames in which fewer than MIN_SPRITE_PIXELS sprite pixels are found."""
+    _check_video(video)
     masks = sprite_masks(video) if masks is None else masks
     return float((masks.sum(dim=(2, 3)) < MIN_SPRITE_PIXELS).float().mean())
 
@@ -145,6 +187,7 @@ def flicker(video: torch.Tensor) -> float:
 
 def consistency_report(video: torch.Tensor, threshold: float = 0.4) -> dict[str, float]:
     """All the figures above for a batch of clips [B, 3, T, H, W]; lower is better."""
+    _check_video(video)
     video = video.detach().float().cpu()
     masks = sprite_masks(video, threshold)
     return {
@@ -163,7 +206,8 @@ def per_clip_figures(video: torch.Tensor, threshold: float = 0.4) -> dict[str, t
     clip has none (too few frames with a sprite). Their means over clips are the report's
     figures, except `background_change`, which the report pools over the pixels of all clips."""
     _check_video(video)
-    reports = [consistency_report(video[i : i + 1], threshold) for i in range(video.shape[0])]
+    reports = [consistency_report(video[i : i + 1], threshold)
+               for i in range(video.shape[0])]
     return {name: torch.tensor([r[name] for r in reports]) for name in reports[0]}
 
 
@@ -179,16 +223,18 @@ def compare_clips(a: torch.Tensor, b: torch.Tensor, n_boot: int = 2000, level: f
     that holds 0 says these clips cannot tell. Only the draw of clips is resampled: how much
     the figures move between training runs (seeds) is not in the interval. Pairs that agree to
     1e-6 (relative, plus 1e-7 absolute) count as equal: two evaluations of the same clip can
-    differ by about 1e-8 (the least-squares fit behind the path figures, float32 sums).
+    differ by about 1e-8 (float32 sums of colours).
     Returns {figure: {"a", "b", "diff", "low", "high", "pairs"}}.
     """
-    if a.ndim != 5 or a.shape != b.shape:
+    _check_video(a, "a")
+    _check_video(b, "b")
+    if a.shape != b.shape:
         raise ValueError(f"a and b must be clips [N, 3, T, H, W] of one shape, got "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
     if not 0 < level < 1 or n_boot < 1:
         raise ValueError(f"need 0 < level < 1 and n_boot >= 1, got level={level}, "
                          f"n_boot={n_boot}")
-    fa, fb = per_clip_figures(a, threshold), per_clip_figures(b, threshold)
+    fa, fb = (per_clip_figures(x, threshold) for x in (a, b))
     gen = torch.Generator().manual_seed(seed)
     out = {}
     for name in fa:
@@ -217,6 +263,7 @@ def describe_sprites(video: torch.Tensor, threshold: float = 0.4) -> list[dict[s
     `vdlite.text.path_direction` of its centroids over those frames. None where the sprite is
     found in fewer than 2 frames. Used to score whether samples follow their prompts.
     """
+    _check_video(video)
     from vdlite.data import COLOUR_NAMES, PALETTE
     from vdlite.text import path_direction
 
@@ -244,6 +291,7 @@ def prompt_agreement(video: torch.Tensor, colours: list[str], directions: list[s
     video [B, 3, T, H, W]; colours and directions: B names each. A clip whose sprite cannot be
     found counts as a miss. Chance is 1/8 for the colour and 1/4 for the direction.
     """
+    _check_video(video)
     if not len(colours) == len(directions) == video.shape[0]:
         raise ValueError(f"need one colour and one direction per clip ({video.shape[0]}), got "
                          f"{len(colours)} and {len(directions)}")
