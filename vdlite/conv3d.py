@@ -16,6 +16,7 @@ The module itself is callable: ``vdlite.conv3d(x, weight, ...)`` is ``conv3d`` (
 ``_CallableModule`` at the end).
 """
 
+import inspect
 import math
 import sys
 import types
@@ -641,18 +642,9 @@ class _CallableModule(types.ModuleType):
     attribute is one object, so it is the module, and the module forwards calls to ``conv3d``.
     """
 
-    def __call__(
-        self,
-        x: Tensor,
-        weight: Tensor,
-        bias: Tensor | None = None,
-        stride: Size3 = 1,
-        padding: Size3 | str = 0,
-        dilation: Size3 = 1,
-        groups: int = 1,
-    ) -> Tensor:
-        """``conv3d(x, weight, bias, stride, padding, dilation, groups)``; see ``conv3d``."""
-        return conv3d(x, weight, bias, stride, padding, dilation, groups)
+    def __call__(self, *args, **kwargs) -> Tensor:
+        return conv3d(*args, **kwargs)
 
 
 sys.modules[__name__].__class__ = _CallableModule
+__signature__ = inspect.signature(conv3d)  # what inspect.signature(vdlite.conv3d) reports
