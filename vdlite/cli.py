@@ -224,10 +224,13 @@ def cmd_compare(args: argparse.Namespace) -> None:
               f"[{r['low']:8.4f}, {r['high']:8.4f}]   {verdict} ({r['pairs']} pairs)")
 
 
-# `vdlite train` options that define a run: their defaults (`--resume` takes the saved run's).
-TRAIN_DEFAULTS = dict(data="sprites", mode="video", arch="unet", conv="full", patch=None,
-                      temporal_radius=None, fine_patch=None, prompts=False, sprites=None,
-                      steps=600, batch=8, frames=8, size=32, stride=1, lr=2e-3, seed=0)
+# `vdlite train` options that define a run: their defaults (`--resume` takes the saved run's),
+# TrainConfig's where the option is one of its fields.
+TRAIN_DEFAULTS = dict(data="sprites", patch=None, temporal_radius=None, fine_patch=None,
+                      prompts=False, sprites=None, stride=1,
+                      **{k: getattr(TrainConfig(), k) for k in ("mode", "arch", "conv", "steps",
+                                                               "batch", "frames", "size", "lr",
+                                                               "seed")})
 
 
 def cmd_train(args: argparse.Namespace) -> None:

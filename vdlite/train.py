@@ -27,13 +27,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from vdlite.checkpoint import CheckpointError, atomic_save, check_fields, load_weights
+from vdlite.checkpoint import CheckpointError, atomic_save, check_fields, load_weights, one_line
 from vdlite.diffusion import PREDICTIONS, NoiseSchedule, ddim_sample, diffusion_loss
 from vdlite.unet3d import UNet3D
 
 MODES = ("video", "frame")
 ARCHS = ("unet", "dit")
 LR_SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("linear", "cosine")  # the noise schedules of NoiseSchedule
 MAX_SEED = 2**63 - 2  # torch generators take seeds below 2**64; the demo also uses seed + 1
 
 
@@ -81,6 +82,8 @@ class TrainConfig:
             raise ValueError("fine_patch applies only to arch='dit'")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
         for name in ("steps", "batch", "frames", "size", "base_channels", "num_res_blocks",
@@ -300,11 +303,11 @@ class _Run:
             if len(state["rng"]["cuda"]) == torch.cuda.device_count() > 0:
                 torch.cuda.set_rng_state_all(state["rng"]["cuda"])
             self.batches.load_state_dict(state["batches"])
-            self.step, losses = int(state["step"]), state["losses"]
-        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            self.step, self.losses = int(state["step"]), state["losses"].tolist()
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise CheckpointError(f"{path} does not fit the model its config describes: "
-                                  f"{str(err).splitlines()[0][:200]}") from None
-        self.losses, self.saved_step = losses.tolist(), self.step
+                                  f"{one_line(err)}") from None
+        self.saved_step = self.step
         if not 0 <= self.step <= self.cfg.steps or len(self.losses) != self.step:
             raise CheckpointError(f"{path}: step {self.step} with {len(self.losses)} losses "
                                   f"does not fit a run of {self.cfg.steps} steps")
