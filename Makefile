@@ -35,7 +35,7 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests lessons --nbval-lax -p no:cacheprovider
 
 lint: setup
-	$(VENV)/bin/ruff check vdlite kernels tests
+	$(VENV)/bin/ruff check vdlite kernels tests assignments
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
