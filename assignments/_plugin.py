@@ -53,8 +53,9 @@ def pytest_runtest_logstart(nodeid: str) -> None:
     _log({"event": "start", "id": nodeid})
 
 
-def _alarm(item: pytest.Item):
-    """A context for one phase of `item`: SIGALRM after its time limit raises GradingTimeout."""
+def _time_limited(item: pytest.Item):
+    """Run one phase of `item` (the hook's body, at the `yield`) under its time limit: SIGALRM
+    then raises GradingTimeout inside the test."""
     seconds = time_limit(item)
 
     def expire(signum, frame):
@@ -62,30 +63,21 @@ def _alarm(item: pytest.Item):
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
-    return previous
-
-
-def _disarm(previous) -> None:
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
-    previous = _alarm(item)
-    try:
-        yield
-    finally:
-        _disarm(previous)
+    yield from _time_limited(item)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    previous = _alarm(item)
-    try:
-        yield
-    finally:
-        _disarm(previous)
+    yield from _time_limited(item)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
