@@ -91,11 +91,11 @@ def test_a_malicious_checkpoint_runs_no_code(tmp_path, capsys):
     assert marker.exists()
     marker.unlink()
 
-    with pytest.raises(CheckpointError, match=r"would run io.open when loaded.*refuses this file"):
+    with pytest.raises(CheckpointError, match=r"would run _?io\.open when loaded.*refuses"):
         load_checkpoint(tmp_path / "model.pt")
     assert main(["sample", "--checkpoint", str(tmp_path / "model.pt"), "--out",
                  str(tmp_path / "s"), "--no-progress"]) == 2
-    one_line_error(capsys.readouterr().err, "model.pt would run io.open when loaded")
+    one_line_error(capsys.readouterr().err, "io.open when loaded")
     assert not marker.exists()
     # a file of clips for `vdlite compare` is read the same way
     torch.save(_CreatesAFile(marker), tmp_path / "clips.pt")
