@@ -78,8 +78,8 @@ def _difference(got: Any, expected: Any, atol: float, rtol: float) -> tuple[floa
             return math.inf, math.inf, f"expected {len(expected)} results, got {_kind(got)}"
         parts = [_difference(g, e, atol, rtol) for g, e in zip(got, expected, strict=True)]
         problems = "; ".join(p for _, _, p in parts if p)
-        return (max((w for w, _, _ in parts), default=0.0), max((d for _, d, _ in parts), default=0.0),
-                problems)
+        worst = max((w for w, _, _ in parts), default=0.0)
+        return worst, max((d for _, d, _ in parts), default=0.0), problems
     if isinstance(expected, torch.Tensor):
         if not isinstance(got, torch.Tensor):
             return math.inf, math.inf, f"expected a tensor, got {_kind(got)}"
