@@ -62,6 +62,12 @@ def test_the_handout_holds_no_solution_and_grades_the_stubs(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(dest)})
     assert proc.returncode == 0, proc.stderr
     assert f"assignments/{name}, graded on student.py" in proc.stdout
+    # the lessons' `# Yours` cells work in the handout: assignments.mine checks the stub
+    probe = ("from assignments.mine import check\n"
+             "check('l01_conv3d', 'conv3d_flops', lambda f: f(2, 3, (1, 1, 1), (1, 1, 1)), 12)")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=dest, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(dest)})
+    assert proc.stdout.startswith("your conv3d_flops: not written yet (Task 01.5"), proc.stderr
     with pytest.raises(ValueError, match="is not an empty folder"):
         make_handout(dest)  # a learner's work is never overwritten
 
