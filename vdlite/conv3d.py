@@ -7,7 +7,8 @@ variants every video model uses:
 - ``conv3d_loops``: the definition, one output position and one kernel tap at a time;
 - ``im2col3d``: every input window as a strided *view* (``Tensor.unfold``), no copy;
 - ``conv3d``: the windows gathered into one matrix and multiplied by the weight, one matmul
-  (the "implicit GEMM" a GPU kernel computes without ever storing that matrix);
+  (an explicit GEMM, "im2col"; the GPU kernel in ``kernels/`` computes the same product as an
+  implicit GEMM, building each tile of that matrix as it loads it, never storing it);
 - ``Conv3d`` and ``CausalConv3d``: modules; the causal one lets frame t see only frames <= t;
 - ``PseudoConv3d`` and the cost functions: (1, k, k) space then (k, 1, 1) time, the
   factorisation image-to-video models inflate, and what it saves.
