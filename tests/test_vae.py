@@ -1,0 +1,170 @@
+"""The causal VAE (vdlite/vae.py): the 1 + 4k -> 1 + k shapes, causality in time, chunked ==
+whole-clip streaming, the per-frame baseline's independence, and clear errors.
+
+Oracles and properties: float64 equality (or 1e-10, stated per test) between a chunked and a
+whole-clip pass; exact equality of earlier outputs when later inputs change; torch.distributions
+for the KL; all on odd, non-square sizes. Networks are small (base_channels 8) so the file runs
+in seconds on a CPU."""
+
+import pytest
+import torch
+
+from vdlite.vae import CausalVAE, FrameVAE, Posterior, StreamingCausalConv3d, nearest_valid_frames
+
+
+def randomised(vae: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """float64, with every weight moved off its initial value (so no path is exactly zero)."""
+    gen = torch.Generator().manual_seed(seed)
+    vae = vae.double()
+    with torch.no_grad():
+        for p in vae.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+    return vae
+
+
+def clip(T: int, H: int = 24, W: int = 40, B: int = 2, seed: int = 1) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(B, 3, T, H, W, dtype=torch.float64, generator=gen)
+
+
+@pytest.mark.parametrize("spatial,pad_mode", [(8, "replicate"), (4, "zeros")])
+@pytest.mark.parametrize("k", [0, 1, 3])
+def test_one_plus_4k_frames_give_one_plus_k_latents_and_back(spatial, pad_mode, k):
+    vae = CausalVAE(base_channels=8, spatial_factor=spatial, pad_mode=pad_mode).double()
+    x = clip(1 + 4 * k)
+    posterior = vae.encode(x)
+    assert posterior.mean.shape == (2, 4, 1 + k, 24 // spatial, 40 // spatial)
+    assert posterior.logvar.shape == posterior.mean.shape
+    assert vae.latent_frames(1 + 4 * k) == 1 + k
+    assert vae.decode(posterior.mean).shape == x.shape
+
+
+def test_default_vae_takes_a_32x32_clip():
+    vae = CausalVAE()
+    x = torch.rand(1, 3, 9, 32, 32) * 2 - 1
+    recon, posterior = vae(x, torch.Generator().manual_seed(0))
+    assert posterior.mean.shape == (1, 4, 3, 4, 4) and recon.shape == x.shape
+    assert torch.isfinite(recon).all()
+
+
+@pytest.mark.parametrize("pad_mode", ["replicate", "zeros"])
+def test_latent_frame_i_reads_only_frames_up_to_4i(pad_mode):
+    vae = randomised(CausalVAE(base_channels=8, spatial_factor=4, pad_mode=pad_mode))
+    x = clip(13, 16, 20)
+    base = vae.encode(x).mean
+    for i in range(4):  # change frames 4i+1 ... 12: latents 0..i must not move at all
+        later = x.clone()
+        later[:, :, 4 * i + 1:] += torch.randn_like(later[:, :, 4 * i + 1:])
+        moved = vae.encode(later).mean
+        assert torch.equal(moved[:, :, :i + 1], base[:, :, :i + 1]), i
+        if i < 3:
+            assert not torch.equal(moved[:, :, i + 1], base[:, :, i + 1]), i
+
+
+def test_decoded_frames_read_only_earlier_latents():
+    vae = randomised(CausalVAE(base_channels=8, spatial_factor=4))
+    z = torch.randn(1, 4, 4, 5, 3, dtype=torch.float64)
+    base = vae.decode(z)
+    for j in range(1, 4):  # change latents j..: frames before 4j-3 (latent j's group) must not move
+        later = z.clone()
+        later[:, :, j:] += 1.0
+        moved = vae.decode(later)
+        assert torch.equal(moved[:, :, :4 * j - 3], base[:, :, :4 * j - 3]), j
+        assert not torch.equal(moved[:, :, 4 * j - 3], base[:, :, 4 * j - 3]), j
+
+
+@pytest.mark.parametrize("pad_mode", ["replicate", "zeros"])
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_chunked_encode_and_decode_equal_the_whole_clip(pad_mode, chunk):
+    """Tolerance 1e-10 in float64: only the order of float additions may differ."""
+    vae = randomised(CausalVAE(base_channels=8, spatial_factor=4, pad_mode=pad_mode))
+    x = clip(17, 12, 20)
+    whole = vae.encode(x)
+    chunked = vae.encode(x, chunk=chunk)
+    torch.testing.assert_close(chunked.mean, whole.mean, rtol=0, atol=1e-10)
+    torch.testing.assert_close(chunked.logvar, whole.logvar, rtol=0, atol=1e-10)
+    torch.testing.assert_close(vae.decode(whole.mean, chunk=chunk), vae.decode(whole.mean),
+                               rtol=0, atol=1e-10)
+
+
+def test_chunked_float32_matches_within_float_rounding():
+    vae = CausalVAE(base_channels=8, spatial_factor=8)
+    x = clip(9, 16, 24).float()
+    torch.testing.assert_close(vae.encode(x, chunk=1).mean, vae.encode(x).mean,
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("pad_mode", ["replicate", "zeros"])
+@pytest.mark.parametrize("sizes", [[1, 4, 4], [3, 2, 5, 1], [2, 1, 1, 1, 1, 1, 2, 2]])
+def test_streaming_conv_takes_chunks_of_any_length(pad_mode, sizes):
+    """A stride-2, dilation-2 causal conv: the outputs of arbitrary chunks (some complete no
+    output frame at all) concatenate to the whole clip's, to 1e-12 in float64."""
+    torch.manual_seed(0)
+    conv = StreamingCausalConv3d(3, 5, (3, 3, 1), stride=(2, 1, 1), dilation=(2, 1, 1),
+                                 pad_mode=pad_mode).double()
+    x = torch.randn(2, 3, sum(sizes), 5, 4, dtype=torch.float64)
+    cache, pieces, t = {}, [], 0
+    for n in sizes:
+        pieces.append(conv(x[:, :, t:t + n], cache))
+        t += n
+    if len(sizes) > 4:  # single frames at odd positions complete no output of a stride-2 conv
+        assert any(p.shape[2] == 0 for p in pieces)
+    torch.testing.assert_close(torch.cat(pieces, dim=2), conv(x), rtol=0, atol=1e-12)
+
+
+def test_frame_vae_treats_every_frame_alone():
+    vae = randomised(FrameVAE(base_channels=8, spatial_factor=4))
+    x = clip(6, 12, 8)  # any frame count: no temporal compression
+    whole = vae.encode(x).mean
+    per_frame = torch.cat([vae.encode(x[:, :, t:t + 1]).mean for t in range(6)], dim=2)
+    assert whole.shape == (2, 4, 6, 3, 2)
+    torch.testing.assert_close(whole, per_frame, rtol=0, atol=1e-12)
+    assert vae.decode(whole).shape == x.shape
+
+
+def test_kl_matches_torch_distributions():
+    gen = torch.Generator().manual_seed(3)
+    mean = torch.randn(2, 4, 3, 5, 7, dtype=torch.float64, generator=gen)
+    logvar = torch.randn(2, 4, 3, 5, 7, dtype=torch.float64, generator=gen)
+    q = torch.distributions.Normal(mean, (0.5 * logvar).exp())
+    p = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(mean))
+    expected = torch.distributions.kl_divergence(q, p).flatten(1).sum(1)
+    torch.testing.assert_close(Posterior(mean, logvar).kl(), expected, rtol=1e-12, atol=1e-12)
+    assert torch.equal(Posterior(torch.zeros(1, 2), torch.zeros(1, 2)).kl(), torch.zeros(1))
+
+
+def test_loss_backpropagates_to_every_parameter():
+    vae = CausalVAE(base_channels=8, spatial_factor=4)
+    x = torch.rand(2, 3, 5, 8, 12) * 2 - 1
+    loss, parts = vae.loss(x, kl_weight=1e-3, generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    assert set(parts) == {"mse", "kl"} and torch.isfinite(loss)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in vae.parameters())
+
+
+@pytest.mark.parametrize("frames,expected", [(8, "nearest valid counts are 5 or 9"),
+                                             (2, "nearest valid counts are 1 or 5"),
+                                             (0, "nearest valid counts are 1")])
+def test_frame_counts_off_the_rule_name_the_nearest_valid_ones(frames, expected):
+    vae = CausalVAE(base_channels=8, spatial_factor=4)
+    with pytest.raises(ValueError, match=expected):
+        vae.encode(torch.zeros(1, 3, frames, 8, 8))
+
+
+def test_bad_inputs_get_one_clear_error():
+    vae = CausalVAE(base_channels=8, spatial_factor=4)
+    with pytest.raises(ValueError, match="multiples of spatial_factor=4"):
+        vae.encode(torch.zeros(1, 3, 5, 8, 10))
+    with pytest.raises(ValueError, match="must have 3 channels"):
+        vae.encode(torch.zeros(1, 4, 5, 8, 8))
+    with pytest.raises(ValueError, match="float clip"):
+        vae.encode(torch.zeros(1, 3, 5, 8, 8, dtype=torch.long))
+    with pytest.raises(ValueError, match="z must be a float latent"):
+        vae.decode(torch.zeros(1, 3, 2, 2, 2))
+    with pytest.raises(ValueError, match="chunk must be a positive"):
+        vae.encode(torch.zeros(1, 3, 5, 8, 8), chunk=0)
+    with pytest.raises(ValueError, match="spatial_factor must be a power of 2"):
+        CausalVAE(spatial_factor=6)
+    with pytest.raises(ValueError, match="temporal_factor"):
+        CausalVAE(spatial_factor=2, temporal_factor=4)
+    assert nearest_valid_frames(13, 4) == (13, 13) and nearest_valid_frames(14, 4) == (13, 17)
