@@ -184,23 +184,40 @@ def train(
     Returns (ema_model, per-step losses).
     """
     folder = None if out is None else Path(out)
+    schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
+
+    def step_loss(run: _Run) -> torch.Tensor:
+        x0, cond = _unpack(next(run.batches), cfg.text)
+        x0 = x0.to(device)
+        if cfg.mode == "frame":
+            cond = None if cond is None else cond.repeat_interleave(x0.shape[2], dim=0)
+            x0 = as_frames(x0)
+        cond = None if cond is None else cond.to(device)
+        null = run.model.text_encoder.null_tokens(1)[0] if cfg.text else None  # [L]
+        return diffusion_loss(run.model, x0, schedule, prediction=cfg.prediction,
+                              generator=run.gen, cond=cond, null_cond=null,
+                              cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0)
+
+    return optimise(cfg, build_model, step_loss, batches, device, progress,
+                    desc or f"train {cfg.mode}", folder, save_every, resume, info)
+
+
+def optimise(cfg, build, step_loss, batches: Iterator, device: str | torch.device,
+             progress: bool, desc: str, folder: Path | None, save_every: int, resume: bool,
+             info: dict | None) -> tuple[torch.nn.Module, list[float]]:
+    """The loop every trainer shares: `cfg.steps` steps of Adam on `step_loss(run)` (a scalar
+    loss built from `next(run.batches)` and the seeded `run.gen`), with the warm-up and rate
+    schedule of `lr_factor`, gradient clipping at 1, an EMA of the weights, a progress bar,
+    divergence checks, and the checkpoints, Ctrl-C handling and resumption that `train`
+    describes. `build(cfg)` makes the model; cfg needs `steps`, `lr`, `lr_schedule`,
+    `ema_decay` and `seed`. Returns (ema_model, per-step losses)."""
     with _StopOnInterrupt(enabled=folder is not None) as interrupt:  # from the start
-        run = _start(cfg, batches, device, folder, resume, info)
+        run = _start(cfg, build, batches, device, folder, resume, info)
         model, opt = run.model, run.opt
-        schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
-        null = model.text_encoder.null_tokens(1)[0] if cfg.text else None  # [L]
         bar = tqdm(range(run.step, cfg.steps), initial=run.step, total=cfg.steps,
-                   desc=desc or f"train {cfg.mode}", disable=not progress)
+                   desc=desc, disable=not progress)
         for step in bar:
-            x0, cond = _unpack(next(batches), cfg.text)
-            x0 = x0.to(device)
-            if cfg.mode == "frame":
-                cond = None if cond is None else cond.repeat_interleave(x0.shape[2], dim=0)
-                x0 = as_frames(x0)
-            cond = None if cond is None else cond.to(device)
-            loss = diffusion_loss(model, x0, schedule, prediction=cfg.prediction,
-                                  generator=run.gen, cond=cond, null_cond=null,
-                                  cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0)
+            loss = step_loss(run)
             value = loss.item()
             if not math.isfinite(value):
                 raise run.diverged(step, f"the loss is {value}", folder)
@@ -225,12 +242,12 @@ def train(
     return run.ema.eval(), run.losses
 
 
-def _start(cfg: TrainConfig, batches: Iterator, device: str | torch.device,
+def _start(cfg, build, batches: Iterator, device: str | torch.device,
            folder: Path | None, resume: bool, info: dict | None) -> _Run:
-    """A new run's model, EMA, optimizer, rate schedule and loss generator, seeded, or with
-    `resume` the run saved in `folder`."""
+    """A new run's model (`build(cfg)`), EMA, optimizer, rate schedule and loss generator,
+    seeded, or with `resume` the run saved in `folder`."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(device)
+    model = build(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     run = _Run(cfg, model, copy.deepcopy(model).requires_grad_(False), opt,
                torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg)),
@@ -263,7 +280,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 class _Run:
     """Everything a training run changes as it goes: what `train_state.pt` holds."""
 
-    cfg: TrainConfig
+    cfg: TrainConfig  # or another trainer's config (VAEConfig)
     model: torch.nn.Module
     ema: torch.nn.Module
     opt: torch.optim.Optimizer
@@ -288,7 +305,7 @@ class _Run:
     def load_state_dict(self, state: dict, path: Path) -> None:
         """Continue from `state`; a config other than this run's, or parts that do not fit
         the model, are a CheckpointError naming `path`."""
-        saved = check_fields(TrainConfig, state["config"], path)
+        saved = check_fields(type(self.cfg), state["config"], path)
         if saved != self.cfg:
             diff = [f"{k}={v!r} (not {getattr(self.cfg, k)!r})"
                     for k, v in asdict(saved).items() if v != getattr(self.cfg, k)]
@@ -427,25 +444,30 @@ CHECKPOINT_FORMAT = 1  # model.pt: {"format", "config", "state_dict", "info"}
 STATE_FORMAT = 1  # train_state.pt: see _Run.state_dict
 
 
-def save_checkpoint(path: str | Path, model: torch.nn.Module, cfg: TrainConfig, **info) -> None:
-    """Write the model weights and the config that rebuilds it, atomically (`atomic_save`).
+def save_checkpoint(path: str | Path, model: torch.nn.Module, cfg, **info) -> None:
+    """Write the model weights and the config that rebuilds it (a `TrainConfig` or a
+    `VAEConfig`, named in the file), atomically (`atomic_save`).
 
     The file holds only tensors and plain values, so `load_checkpoint` reads it without
     running code; `info` must be plain values too (str, int, float, bool, None, and lists,
     tuples and dicts of them)."""
     _check_plain(info, "info")
-    atomic_save({"format": CHECKPOINT_FORMAT, "config": asdict(cfg),
+    atomic_save({"format": CHECKPOINT_FORMAT, "kind": type(cfg).__name__, "config": asdict(cfg),
                  "state_dict": model.state_dict(), "info": info}, path)
 
 
-def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, TrainConfig]:
+def load_checkpoint(path: str | Path, device: str = "cpu", config: type = None,
+                    build=None) -> tuple[torch.nn.Module, TrainConfig]:
     """Rebuild a model saved by `save_checkpoint` (or by earlier versions of vdlite, which
-    wrote the same fields), running no code from the file.
+    wrote the same fields), running no code from the file. `config` and `build` are the
+    config class and model builder (default: `TrainConfig`, `build_model`, a denoiser;
+    `load_vae` passes `VAEConfig`, `build_vae`).
 
     The config is checked field by field and the weights must fit the model it describes and
     be finite; FileNotFoundError names a missing path, and every other problem is a one-line
     `CheckpointError` (a ValueError) naming the file.
     """
+    config, build = config or TrainConfig, build or build_model
     what = "a vdlite checkpoint (the model.pt that vdlite train writes)"
     if not Path(path).exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -456,7 +478,12 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mod
     if not (isinstance(state, dict) and {"config", "state_dict"} <= set(state)):
         raise CheckpointError(f"{path} is not {what}: expected a dict with 'config' and "
                               f"'state_dict', got {_describe(state)}")
-    cfg = check_fields(TrainConfig, state["config"], path)
+    kind = state.get("kind", TrainConfig.__name__)  # files before VAEs held denoisers only
+    if kind != config.__name__:
+        names = {"TrainConfig": "a denoiser", "VAEConfig": "a VAE"}
+        raise CheckpointError(f"{path} holds {names.get(str(kind), repr(kind))} "
+                              f"({kind}), not {names.get(config.__name__, config.__name__)}")
+    cfg = check_fields(config, state["config"], path)
     weights = state["state_dict"]
     if not (isinstance(weights, dict) and all(isinstance(w, torch.Tensor)
                                               for w in weights.values())):
@@ -465,7 +492,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mod
     if bad:
         raise CheckpointError(f"{path} holds weights that are not finite ({bad[0]} and "
                               f"{len(bad) - 1} more): it comes from a diverged run")
-    model = build_model(cfg).to(device)
+    model = build(cfg).to(device)
     try:
         model.load_state_dict(weights)
     except RuntimeError as err:
@@ -565,3 +592,96 @@ def caption_batches(dataset, batch: int, seed: int = 0) -> RandomBatches:
     return RandomBatches(dataset, batch, seed, lambda items: (
         torch.stack([it["video"] for it in items]),
         tokenizer.encode([caption(it) for it in items], strict=True)))
+
+
+VAE_KINDS = ("causal", "frame")
+PAD_MODES = ("replicate", "zeros")
+
+
+@dataclass
+class VAEConfig:
+    """Everything needed to rebuild a video VAE (`vdlite.vae`) and repeat its training.
+
+    kind "causal": `CausalVAE` (×spatial_factor in space, ×4 in time, clips of 1 + 4k frames);
+    "frame": `FrameVAE`, the per-frame 2D baseline with the same spatial factor and widths.
+    The loss is mean squared error per pixel + kl_weight · KL per pixel (`CausalVAE.loss`).
+    """
+
+    kind: str = "causal"
+    frames: int = 9
+    size: int = 32
+    spatial_factor: int = 4
+    base_channels: int = 16
+    latent_channels: int = 4
+    pad_mode: str = "replicate"
+    kl_weight: float = 1e-4
+    batch: int = 4
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
+    steps: int = 300
+    ema_decay: float = 0.99
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in VAE_KINDS:
+            raise ValueError(f"kind must be one of {VAE_KINDS}, got {self.kind!r}")
+        if self.pad_mode not in PAD_MODES:
+            raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {self.pad_mode!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        for name in ("frames", "size", "base_channels", "latent_channels", "batch", "steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.spatial_factor not in (4, 8) or self.size % self.spatial_factor:
+            raise ValueError(f"spatial_factor must be 4 or 8 and divide size, got "
+                             f"spatial_factor={self.spatial_factor}, size={self.size}")
+        if self.kind == "causal" and (self.frames - 1) % 4:
+            from vdlite.vae import nearest_valid_frames
+
+            below, above = nearest_valid_frames(self.frames, 4)
+            raise ValueError(f"a causal VAE trains on clips of 1 + 4k frames; got frames="
+                             f"{self.frames}: the nearest valid counts are {below} or {above}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 1):
+            raise ValueError(f"lr must be a finite number in (0, 1], got {self.lr}")
+        if not (math.isfinite(self.kl_weight) and self.kl_weight >= 0):
+            raise ValueError(f"kl_weight must be a finite number >= 0, got {self.kl_weight}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be in [0, 2**63 - 2], got {self.seed}")
+
+
+def build_vae(cfg: VAEConfig) -> torch.nn.Module:
+    """The VAE a `VAEConfig` describes."""
+    from vdlite.vae import CausalVAE, FrameVAE
+
+    if cfg.kind == "frame":
+        return FrameVAE(3, cfg.latent_channels, cfg.base_channels, cfg.spatial_factor)
+    return CausalVAE(3, cfg.latent_channels, cfg.base_channels, cfg.spatial_factor,
+                     temporal_factor=4, pad_mode=cfg.pad_mode)
+
+
+def train_vae(cfg: VAEConfig, batches: Iterator[torch.Tensor], device: str | torch.device = "cpu",
+              progress: bool = True, desc: str | None = None, out: str | Path | None = None,
+              save_every: int = 0, resume: bool = False,
+              info: dict | None = None) -> tuple[torch.nn.Module, list[float]]:
+    """Train a VAE on clips from `batches` ([B, 3, cfg.frames, H, W] in [-1, 1]) on its
+    β-VAE loss, with everything `train` has: Adam with warm-up and rate schedule, clipping, an
+    EMA (returned), a progress bar, divergence checks, and with `out` resumable checkpoints
+    (`train_state.pt`, and `model.pt` for `load_vae`). Returns (ema_vae, per-step losses)."""
+
+    def step_loss(run: _Run) -> torch.Tensor:
+        clips = next(run.batches)
+        clips = (clips[0] if isinstance(clips, (tuple, list)) else clips).to(device)
+        loss, _ = run.model.loss(clips, cfg.kl_weight, generator=run.gen)
+        return loss
+
+    folder = None if out is None else Path(out)
+    return optimise(cfg, build_vae, step_loss, batches, device, progress,
+                    desc or f"train {cfg.kind} VAE", folder, save_every, resume, info)
+
+
+def load_vae(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, VAEConfig]:
+    """Rebuild a VAE saved by `train_vae(out=...)` (its model.pt), running no code from the
+    file; errors as `load_checkpoint`."""
+    return load_checkpoint(path, device, VAEConfig, build_vae)

@@ -163,8 +163,9 @@ class Posterior:
 
     def sample(self, generator: torch.Generator | None = None) -> Tensor:
         """z = mean + exp(logvar / 2) · ε,  ε ~ N(0, I) (reparameterised: gradients flow)."""
-        noise = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
-                            dtype=self.mean.dtype)
+        device = self.mean.device if generator is None else generator.device
+        noise = torch.randn(self.mean.shape, generator=generator, device=device,
+                            dtype=self.mean.dtype).to(self.mean.device)
         return self.mean + torch.exp(0.5 * self.logvar) * noise
 
     def kl(self) -> Tensor:
