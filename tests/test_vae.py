@@ -245,3 +245,42 @@ def test_vae_training_lowers_the_reconstruction_error():
 def test_vae_config_names_the_bad_value(field, value, message):
     with pytest.raises(ValueError, match=message):
         VAEConfig(**{**TINY, field: value})
+
+
+# ---- the command: vdlite train-vae --------------------------------------------------------
+from vdlite.cli import main  # noqa: E402
+
+SMALL = ["--size", "8", "--frames", "5", "--base-channels", "4", "--batch", "2", "--no-progress"]
+
+
+def test_train_vae_command_trains_saves_resumes_and_refuses_clearly(tmp_path, capsys):
+    out = str(tmp_path / "vae")
+    assert main(["train-vae", "--out", out, "--steps", "3", *SMALL]) == 0
+    printed = capsys.readouterr().out
+    assert "training the causal VAE (x4 in space, x4 in time) for 3 steps" in printed
+    assert "reconstruction of 8 held-out clips: PSNR" in printed
+    vae, cfg = load_vae(tmp_path / "vae" / MODEL_FILE)
+    assert cfg.steps == 3 and cfg.frames == 5 and cfg.base_channels == 4
+
+    assert main(["train-vae", "--out", out, "--steps", "3", *SMALL]) == 2  # would overwrite
+    assert "already holds model.pt and train_state.pt: pass --resume" in capsys.readouterr().err
+    assert main(["train-vae", "--resume", out, "--kl-weight", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--kl-weight 0.5 differs from the run saved in" in err and err.count("\n") == 1
+    assert main(["train-vae", "--resume", out, "--no-progress"]) == 0  # already finished
+    assert "resuming" in capsys.readouterr().out
+    assert main(["train-vae", "--out", out, "--force", "--kind", "frame", "--steps", "2",
+                 *SMALL]) == 0
+    assert load_vae(tmp_path / "vae" / MODEL_FILE)[1].kind == "frame"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--frames", "8"], "nearest valid counts are 5 or 9"),
+    (["--size", "10"], "spatial_factor must be 4 or 8 and divide size"),
+    (["--resume", "NOWHERE"], "nothing to resume in"),
+])
+def test_train_vae_command_bad_options_are_one_line(tmp_path, capsys, args, message):
+    args = [a.replace("NOWHERE", str(tmp_path / "none")) for a in args]
+    assert main(["train-vae", "--out", str(tmp_path / "o"), "--steps", "1", *SMALL, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("vdlite: error:") and err.count("\n") == 1

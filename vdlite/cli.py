@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from vdlite.demo import DEMO_SAMPLES
-from vdlite.train import MAX_SEED, TrainConfig, TrainingDiverged
+from vdlite.train import MAX_SEED, VAE_KINDS, TrainConfig, TrainingDiverged, VAEConfig
 
 USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 
@@ -75,6 +75,22 @@ def writable_folder(path: str | Path, option: str = "--out") -> Path:
         raise UsageError(f"{option} {folder} cannot be written: "
                          f"{err.strerror or err}") from None
     return folder
+
+
+# `vdlite train-vae` options that are VAEConfig fields: (field, argparse type, help)
+VAE_OPTIONS = (
+    ("frames", positive_int, "frames per clip; 1 + 4k for the causal VAE"),
+    ("size", positive_int, "height = width in pixels, a multiple of --spatial-factor"),
+    ("spatial_factor", bounded(int, 4, 8, "4 or 8"), "compression in height and width"),
+    ("base_channels", positive_int, "channels of the first stage"),
+    ("latent_channels", positive_int, "channels of the latent"),
+    ("pad_mode", str, "causal padding: replicate or zeros"),
+    ("kl_weight", bounded(float, 0, None, "a weight >= 0"), "weight of the KL term"),
+    ("steps", positive_int, "training steps"),
+    ("batch", positive_int, "clips per step"),
+    ("lr", bounded(float, 0, 1, "a learning rate in (0, 1]", low_open=True), "learning rate"),
+    ("seed", seed_int, "seed"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,6 +157,28 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default="cpu")
     tr.add_argument("--seed", type=seed_int, help="(default: 0)")
     tr.add_argument("--no-progress", action="store_true")
+
+    tv = sub.add_parser("train-vae", help="train a causal video VAE, or the per-frame 2D "
+                                          "baseline, on moving sprites or your own videos",
+                        description="Train a video VAE (lesson 06). Saved to --out every "
+                        "--save-every steps and on Ctrl-C; --resume continues the run. Options "
+                        "left out take the defaults shown (or, with --resume, the saved run's).")
+    tv.add_argument("--kind", choices=VAE_KINDS,
+                    help="causal (default): x4 in time, clips of 1 + 4k frames; frame: each "
+                         "frame alone, as an image VAE")
+    tv.add_argument("--data", help="'sprites' (default) or a folder of videos/frames")
+    tv.add_argument("--out", default="out/vae", help="output folder (default: out/vae)")
+    tv.add_argument("--resume", nargs="?", const=True, default=None, metavar="DIR",
+                    help="continue the run saved in DIR (default: --out)")
+    tv.add_argument("--force", action="store_true",
+                    help="replace the model already in --out with a new run")
+    tv.add_argument("--save-every", type=positive_int, default=100,
+                    help="steps between resumable checkpoints (default: 100)")
+    for name, kind, text in VAE_OPTIONS:
+        tv.add_argument(f"--{name.replace('_', '-')}", type=kind,
+                        help=f"{text} (default: {getattr(VAEConfig(), name)})")
+    tv.add_argument("--device", default="cpu")
+    tv.add_argument("--no-progress", action="store_true")
 
     co = sub.add_parser("compare", help="compare two sets of clips figure by figure, with "
                                         "bootstrap intervals (e.g. two demo folders)")
@@ -237,26 +275,17 @@ def cmd_train(args: argparse.Namespace) -> None:
     from vdlite.train import MODEL_FILE, STATE_FILE, TrainingInterrupted, train
 
     device = check_device(args.device)
-    if args.resume is not None and args.force:
-        raise UsageError("--resume continues the run in the folder and --force replaces it: "
-                         "give one of them")
     if args.data not in (None, "sprites"):
         args.data = str(Path(args.data).resolve())  # so that --resume works from anywhere
-    if args.resume is not None:
-        resume_dir = args.out if args.resume is True else args.resume
-        out = writable_folder(resume_dir, "--out" if args.resume is True else "--resume")
-        cfg, opts, step = resumed_run(out / STATE_FILE, args)
-        print(f"resuming {out} at step {step} of {cfg.steps}")
-    else:
+    if args.resume is None:  # a bad option is reported before the folder is touched
         opts = {k: v if (v := getattr(args, k)) is not None else d
                 for k, d in TRAIN_DEFAULTS.items()}
         cfg = train_config(opts)
         check_model_takes(cfg)
-        out = writable_folder(args.out)
-        found = [name for name in (MODEL_FILE, STATE_FILE) if (out / name).exists()]
-        if found and not args.force:
-            raise UsageError(f"{out} already holds {' and '.join(found)}: pass --resume to "
-                             "continue that run, --force to replace it, or another --out")
+    out, resuming = run_folder(args, "train")
+    if resuming:
+        cfg, opts, step = resumed_run(out / STATE_FILE, args)
+        print(f"resuming {out} at step {step} of {cfg.steps}")
     batches = train_batches(cfg, opts)
     print(f"training the {cfg.arch} ({cfg.mode} mode) for {cfg.steps} steps on {opts['data']}, "
           f"saved to {out} every {args.save_every} steps and on Ctrl-C", flush=True)
@@ -343,6 +372,85 @@ def train_batches(cfg: TrainConfig, opts: dict):
     return (caption_batches if cfg.text else clip_batches)(data, cfg.batch, cfg.seed)
 
 
+def run_folder(args: argparse.Namespace, what: str) -> tuple[Path, bool]:
+    """The run's folder and whether it is resumed: --resume [DIR] continues the run saved
+    there; otherwise --out must not already hold a run, unless --force replaces it."""
+    from vdlite.train import MODEL_FILE, STATE_FILE
+
+    if args.resume is not None and args.force:
+        raise UsageError("--resume continues the run in the folder and --force replaces it: "
+                         "give one of them")
+    if args.resume is not None:
+        folder = args.out if args.resume is True else args.resume
+        out = writable_folder(folder, "--out" if args.resume is True else "--resume")
+        if not (out / STATE_FILE).is_file():
+            raise UsageError(f"nothing to resume in {out}: it holds no {STATE_FILE} "
+                             f"(written by vdlite {what})")
+        return out, True
+    out = writable_folder(args.out)
+    found = [name for name in (MODEL_FILE, STATE_FILE) if (out / name).exists()]
+    if found and not args.force:
+        raise UsageError(f"{out} already holds {' and '.join(found)}: pass --resume to "
+                         "continue that run, --force to replace it, or another --out")
+    return out, False
+
+
+def cmd_train_vae(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from vdlite.checkpoint import check_fields
+    from vdlite.data import MovingSprites, VideoFolder
+    from vdlite.train import (
+        MODEL_FILE,
+        STATE_FILE,
+        TrainingInterrupted,
+        clip_batches,
+        load_train_state,
+        train_vae,
+    )
+
+    device = check_device(args.device)
+    if args.data not in (None, "sprites"):
+        args.data = str(Path(args.data).resolve())
+    out, resuming = run_folder(args, "train-vae")
+    given = {name: getattr(args, name) for name, _, _ in VAE_OPTIONS}
+    given["kind"] = args.kind
+    if resuming:
+        state = load_train_state(out / STATE_FILE)
+        cfg = check_fields(VAEConfig, state["config"], out / STATE_FILE)
+        info = state.get("info") if isinstance(state.get("info"), dict) else {}
+        data = info.get("data", "sprites")
+        saved = {**asdict(cfg), "data": data}
+        for key, value in {**given, "data": args.data}.items():
+            if value is not None and value != saved[key]:
+                raise UsageError(f"--{key.replace('_', '-')} {value} differs from the run "
+                                 f"saved in {out} ({saved[key]}); leave it out to resume it")
+        print(f"resuming {out} at step {state['step']} of {cfg.steps}")
+    else:
+        cfg = VAEConfig(**{k: v for k, v in given.items() if v is not None})
+        data = args.data or "sprites"
+    if data == "sprites":
+        clips = MovingSprites(num_clips=100_000, frames=cfg.frames, size=cfg.size,
+                              sprites=(1, 3), seed=cfg.seed)
+    else:
+        clips = VideoFolder(data, frames=cfg.frames, size=cfg.size)
+    print(f"training the {cfg.kind} VAE (x{cfg.spatial_factor} in space"
+          f"{', x4 in time' if cfg.kind == 'causal' else ''}) for {cfg.steps} steps on {data}, "
+          f"saved to {out} every {args.save_every} steps and on Ctrl-C", flush=True)
+    try:
+        vae, losses = train_vae(cfg, clip_batches(clips, cfg.batch, cfg.seed), device,
+                                progress=not args.no_progress, out=out,
+                                save_every=args.save_every, resume=resuming, info={"data": data})
+    except TrainingInterrupted as stop:
+        raise KeyboardInterrupt(f"{stop}; continue it with: vdlite train-vae --resume {out}") \
+            from None
+    held_out = torch.stack([clips[len(clips) - 1 - i]["video"] for i in range(8)]).to(device)
+    with torch.no_grad():
+        mse = (vae.decode(vae.encode(held_out).mean) - held_out).pow(2).mean().item()
+    print(f"wrote {out / MODEL_FILE} and {out / STATE_FILE}; reconstruction of 8 held-out "
+          f"clips: PSNR {10 * math.log10(4 / max(mse, 1e-12)):.2f} dB (pixels in [-1, 1])")
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     from vdlite.checkpoint import atomic_save
     from vdlite.data import tile_videos, write_gif, write_mp4
@@ -372,7 +480,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample,
-                "compare": cmd_compare}
+                "compare": cmd_compare, "train-vae": cmd_train_vae}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
