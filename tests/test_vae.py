@@ -284,3 +284,18 @@ def test_train_vae_command_bad_options_are_one_line(tmp_path, capsys, args, mess
     assert main(["train-vae", "--out", str(tmp_path / "o"), "--steps", "1", *SMALL, *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("vdlite: error:") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("pad_mode", ["replicate", "zeros"])
+def test_the_benchmarks_cudnn_way_is_the_same_causal_conv(pad_mode):
+    """kernels.bench_vae times F.pad + F.conv3d as 'the best PyTorch way': it must compute what
+    CausalConv3d computes (float64, 1e-12), strided in time and space."""
+    from kernels.bench_vae import cudnn_forward, way
+
+    torch.manual_seed(0)
+    conv = StreamingCausalConv3d(3, 4, 3, stride=(2, 2, 1), pad_mode=pad_mode).double()
+    x = torch.randn(2, 3, 9, 7, 6, dtype=torch.float64)
+    torch.testing.assert_close(cudnn_forward(conv, x), conv(x), rtol=0, atol=1e-12)
+    with way("cudnn"):
+        torch.testing.assert_close(conv(x), cudnn_forward(conv, x), rtol=0, atol=0)
+    torch.testing.assert_close(conv(x), cudnn_forward(conv, x), rtol=0, atol=1e-12)

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vdlite import backend
 from vdlite.conv3d import CausalConv3d, _conv3d
 
 __all__ = ["CausalVAE", "FrameVAE", "Posterior", "nearest_valid_frames"]
@@ -77,6 +78,12 @@ class StreamingCausalConv3d(CausalConv3d):
             return self._empty_output(x)
         start = first * s - seen  # padded frame first·s, as an index into `frames`
         window = frames[:, :, start:last * s - seen + P + 1]
+        pad_hw = (0, self.pads[1][0], self.pads[2][0])  # time is already padded
+        kernels, forced = backend.kernels_for(window)  # the Triton conv3d on CUDA
+        if kernels is not None and (forced or kernels.takes_conv3d(window, pad_hw,
+                                                                   self.dilation, 1)):
+            return kernels.conv3d(window, self.weight, self.bias, self.stride, pad_hw,
+                                  dilation=self.dilation)
         return _conv3d(window, self.weight, self.bias, self.stride,
                        ((0, 0), *self.pads[1:]), self.dilation, 1)
 
