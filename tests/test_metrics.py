@@ -1,8 +1,11 @@
 """Consistency figures on clips whose answer is known by construction."""
 
+import math
+
 import pytest
 import torch
 
+from vdlite import metrics
 from vdlite.data import MovingSprites
 from vdlite.metrics import (
     compare_clips,
@@ -152,3 +155,37 @@ def test_compare_clips_tells_real_clips_from_shuffled_frames_and_a_set_from_itse
         compare_clips(real, mixed[:3])
     with pytest.raises(ValueError, match="0 < level < 1"):
         compare_clips(real, mixed, level=1.5)
+
+
+# ---- reconstruction figures: psnr and error_flicker ---------------------------------------
+def test_psnr_of_a_known_error():
+    video = torch.zeros(2, 3, 4, 5, 7)
+    recon = torch.full_like(video, 0.2)  # mse 0.04: 10 log10(4 / 0.04) = 20 dB
+    assert abs(metrics.psnr(video, recon) - 20.0) < 1e-6
+    assert metrics.psnr(video, video) == float("inf")
+    clamped = metrics.psnr(video, torch.full_like(video, 5.0))  # recon clamped to 1: mse 1
+    assert abs(clamped - 10 * math.log10(4)) < 1e-6
+
+
+def test_error_flicker_is_zero_for_a_still_error_and_2_sigma_over_root_pi_for_independent_ones():
+    gen = torch.Generator().manual_seed(0)
+    video = torch.rand(4, 3, 9, 16, 20, generator=gen) * 1.6 - 0.8
+    still = torch.randn(4, 3, 1, 16, 20, generator=gen) * 0.05
+    assert metrics.error_flicker(video, video + still) < 1e-7  # float32 rounding of video + still
+    sigma = 0.05
+    noisy = video + sigma * torch.randn(video.shape, generator=gen)  # |noise| < 0.2 (no clamp)
+    expected = 2 * sigma / math.sqrt(math.pi)  # E|n1 - n2| for n1, n2 ~ N(0, sigma^2)
+    got = metrics.error_flicker(video, noisy)
+    assert abs(got - expected) < 0.02 * expected, (got, expected)  # 92k samples: ~0.3% std
+    per = metrics.error_flicker(video, noisy, per_transition=True)
+    assert per.shape == (8,) and abs(per.mean().item() - got) < 1e-6
+
+
+def test_reconstruction_figures_check_their_inputs():
+    video = torch.zeros(1, 3, 3, 4, 4)
+    with pytest.raises(ValueError, match="recon must have video's shape"):
+        metrics.error_flicker(video, torch.zeros(1, 3, 2, 4, 4))
+    with pytest.raises(TypeError, match="recon must be a float tensor"):
+        metrics.psnr(video, torch.zeros(1, 3, 3, 4, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="recon must be finite"):
+        metrics.psnr(video, torch.full_like(video, float("nan")))

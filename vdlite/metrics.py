@@ -30,6 +30,8 @@ which clamp x̂_0 to [-1, 1], lie inside exactly). The others are ValueError.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 MIN_SPRITE_PIXELS = 3
@@ -301,3 +303,43 @@ def prompt_agreement(video: torch.Tensor, colours: list[str], directions: list[s
         "colour": sum(s["colour"] == c for s, c in zip(seen, colours, strict=True)) / n,
         "direction": sum(s["direction"] == d for s, d in zip(seen, directions, strict=True)) / n,
     }
+
+
+def _check_reconstruction(video: torch.Tensor, recon: object) -> torch.Tensor:
+    """`recon` as clips comparable with `video`: same shape, float, finite, clamped to [-1, 1]
+    (a decoder's output is unbounded; pixels are saved clamped)."""
+    _check_video(video, "video")
+    if not isinstance(recon, torch.Tensor) or not recon.is_floating_point():
+        raise TypeError(f"recon must be a float tensor of clips, got {type(recon).__name__}"
+                        + (f" of {recon.dtype}" if isinstance(recon, torch.Tensor) else ""))
+    if recon.shape != video.shape:
+        raise ValueError(f"recon must have video's shape {tuple(video.shape)}, got "
+                         f"{tuple(recon.shape)}")
+    if not torch.isfinite(recon).all():
+        raise ValueError("recon must be finite")
+    return recon.clamp(-1, 1)
+
+
+def psnr(video: torch.Tensor, recon: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB of a reconstruction, pixels in [-1, 1] (peak-to-peak 2):
+    10 · log10(2² / mean (recon - video)²), over every clip, channel, frame and pixel."""
+    recon = _check_reconstruction(video, recon)
+    mse = (recon.double() - video.double()).pow(2).mean().item()
+    return math.inf if mse == 0 else 10 * math.log10(4 / mse)
+
+
+def error_flicker(video: torch.Tensor, recon: torch.Tensor,
+                  per_transition: bool = False) -> float | torch.Tensor:
+    """How much a reconstruction's error changes from frame to frame: the seams a VAE adds.
+
+    With e = recon - video [B, 3, T, H, W], the mean over clips, channels and pixels of
+    |e[t+1] - e[t]|: 0 when every frame carries the same error (a still error is invisible in
+    motion), about 2σ/√π for independent Gaussian errors of std σ in every frame (what a
+    per-frame VAE tends to). `per_transition=True` gives it per transition t -> t+1 ([T-1]),
+    to show where seams sit (e.g. at the boundaries of a causal VAE's groups of frames).
+    """
+    recon = _check_reconstruction(video, recon)
+    change = (recon.double() - video.double()).diff(dim=2).abs()  # [B, 3, T-1, H, W]
+    if per_transition:
+        return change.mean(dim=(0, 1, 3, 4)).float()
+    return change.mean().item()
