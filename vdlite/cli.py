@@ -1,4 +1,4 @@
-"""The `vdlite` command: `demo`, `train` and `sample` (also `python -m vdlite`).
+"""The `vdlite` command: demo, train, train-vae, sample and compare (`python -m vdlite` too).
 
 Errors a user can fix (a missing file, CUDA asked for but absent, a bad size) are printed as
 one line, `vdlite: error: ...`, with exit status 2, never as a traceback
