@@ -110,7 +110,9 @@ def main() -> None:
                 got = vae.decode(vae.encode(x64.to(dtype)).mean).double()
             rel = ((got - ref).abs().max() / ref.abs().max()).item()
             lines.append(f"| {name} | {str(dtype).removeprefix('torch.')} | {rel:.2e} |")
-            assert rel < (5e-2 if dtype == torch.bfloat16 else 1e-3), (name, dtype, rel)
+            # float32: cuDNN convolutions use TF32 by default (torch.backends.cudnn.allow_tf32),
+            # rounding inputs to 10 mantissa bits, so 1e-2 rather than float32's 1e-6
+            assert rel < (5e-2 if dtype == torch.bfloat16 else 1e-2), (name, dtype, rel)
     del vae64
 
     lines += ["", "## Encode and decode, milliseconds (median of 20)", "",
