@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "(needs --arch dit and --data sprites)")
     tr.add_argument("--sprites", type=positive_int,
                     help="sprites per clip (default: 1 to 3; 1 with --prompts)")
+    tr.add_argument("--vae", metavar="MODEL_PT",
+                    help="latent diffusion: denoise the latents of this trained VAE (the "
+                         "model.pt of vdlite train-vae; saved with the model)")
     tr.add_argument("--steps", type=positive_int, help="training steps (default: 600)")
     tr.add_argument("--batch", type=positive_int, help="clips per step (default: 8)")
     tr.add_argument("--frames", type=positive_int, help="frames per clip (default: 8)")
@@ -277,10 +280,16 @@ def cmd_train(args: argparse.Namespace) -> None:
     device = check_device(args.device)
     if args.data not in (None, "sprites"):
         args.data = str(Path(args.data).resolve())  # so that --resume works from anywhere
+    vae = None
+    if args.resume is not None and args.vae is not None:
+        raise UsageError("--vae starts a latent run; a resumed run keeps the VAE it was "
+                         "saved with: leave --vae out")
     if args.resume is None:  # a bad option is reported before the folder is touched
         opts = {k: v if (v := getattr(args, k)) is not None else d
                 for k, d in TRAIN_DEFAULTS.items()}
         cfg = train_config(opts)
+        if args.vae is not None:
+            vae, cfg = latent_config(args.vae, cfg)
         check_model_takes(cfg)
     out, resuming = run_folder(args, "train")
     if resuming:
@@ -292,11 +301,25 @@ def cmd_train(args: argparse.Namespace) -> None:
     try:
         _, losses = train(cfg, batches, device, progress=not args.no_progress, out=out,
                           save_every=args.save_every, resume=args.resume is not None,
-                          info={k: opts[k] for k in ("data", "sprites", "stride")})
+                          info={k: opts[k] for k in ("data", "sprites", "stride")}, vae=vae)
     except TrainingInterrupted as stop:
         raise KeyboardInterrupt(f"{stop}; continue it with: vdlite train --resume {out}") from None
     print(f"wrote {out / MODEL_FILE} (final loss {sum(losses[-20:]) / len(losses[-20:]):.4f}) "
           f"and {out / STATE_FILE}")
+
+
+def latent_config(path: str, cfg: TrainConfig) -> tuple[torch.nn.Module, TrainConfig]:
+    """The VAE saved at `path` (by vdlite train-vae) and `cfg` made a latent run on it."""
+    from dataclasses import replace
+
+    from vdlite.train import load_vae
+
+    if cfg.mode != "video":
+        raise UsageError("--vae trains a latent video model: leave out --mode frame")
+    vae, vcfg = load_vae(path)
+    return vae, replace(cfg, vae_kind=vcfg.kind, vae_base_channels=vcfg.base_channels,
+                        vae_spatial_factor=vcfg.spatial_factor,
+                        vae_latent_channels=vcfg.latent_channels, vae_pad_mode=vcfg.pad_mode)
 
 
 def train_config(opts: dict) -> TrainConfig:
@@ -351,8 +374,8 @@ def check_model_takes(cfg: TrainConfig) -> None:
     from vdlite.train import build_model
 
     model = build_model(cfg).eval()
-    frames = cfg.frames if cfg.mode == "video" else 1
-    x = torch.zeros(1, 3, frames, cfg.size, cfg.size)
+    shape = cfg.latent_shape() if cfg.mode == "video" else (3, 1, cfg.size, cfg.size)
+    x = torch.zeros(1, *shape)
     cond = model.text_encoder.null_tokens(1) if cfg.text else None
     with torch.no_grad():
         model(x, torch.zeros(1, dtype=torch.long), *(() if cond is None else (cond,)))

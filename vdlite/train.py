@@ -70,8 +70,23 @@ class TrainConfig:
     steps: int = 600
     ema_decay: float = 0.995
     seed: int = 0
+    # latent diffusion: "" denoises pixels; "causal" or "frame" denoises the latents of a frozen
+    # VAE of that kind and these sizes, whose weights are saved with the denoiser's
+    vae_kind: str = ""
+    vae_base_channels: int = 16
+    vae_spatial_factor: int = 4
+    vae_latent_channels: int = 4
+    vae_pad_mode: str = "replicate"
 
     def __post_init__(self) -> None:
+        if self.vae_kind:
+            if self.vae_kind not in VAE_KINDS:
+                raise ValueError(f"vae_kind must be '' (pixels) or one of {VAE_KINDS}, got "
+                                 f"{self.vae_kind!r}")
+            if self.mode != "video":
+                raise ValueError("latent diffusion (vae_kind) trains video models only: "
+                                 "mode='video'")
+            self.vae_config()  # the VAE's own checks: frames 1 + 4k, size, factor
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.arch not in ARCHS:
@@ -106,6 +121,23 @@ class TrainConfig:
             raise ValueError(f"channel_mults must be ints >= 1, got {self.channel_mults}")
 
 
+    def vae_config(self) -> VAEConfig:
+        """The config of the VAE whose latents a latent model denoises (vae_kind set)."""
+        return VAEConfig(kind=self.vae_kind, frames=self.frames, size=self.size,
+                         spatial_factor=self.vae_spatial_factor,
+                         base_channels=self.vae_base_channels,
+                         latent_channels=self.vae_latent_channels, pad_mode=self.vae_pad_mode)
+
+    def latent_shape(self, frames: int | None = None) -> tuple[int, int, int, int]:
+        """(C, T, H, W) of what the denoiser sees: the clip, or its latents."""
+        t = frames or self.frames
+        if not self.vae_kind:
+            return 3, t, self.size, self.size
+        f = self.vae_spatial_factor
+        lt = 1 + (t - 1) // 4 if self.vae_kind == "causal" else t
+        return self.vae_latent_channels, lt, self.size // f, self.size // f
+
+
 def build_model(cfg: TrainConfig) -> torch.nn.Module:
     """The denoiser for a config.
 
@@ -116,17 +148,24 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
     identity on its value, so it would only add an extra learned linear layer).
     """
     video = cfg.mode == "video"
+    channels = cfg.latent_shape()[0]
     if cfg.arch == "dit":
         from vdlite.text import TextEncoder
         from vdlite.transformer import VideoDiT
 
         encoder = TextEncoder(cfg.text_dim, cfg.text_layers) if cfg.text else None
-        return VideoDiT(3, cfg.patch_size, cfg.dim, cfg.depth, cfg.heads, temporal=video,
-                        text_encoder=encoder, temporal_radius=cfg.temporal_radius,
-                        fine_patch=cfg.fine_patch or None)
-    return UNet3D(3, cfg.base_channels, cfg.channel_mults, cfg.num_res_blocks,
-                  conv=cfg.conv if video else "spatial", patch_size=cfg.patch_size,
-                  temporal_downsample=cfg.temporal_downsample and video)
+        denoiser = VideoDiT(channels, cfg.patch_size, cfg.dim, cfg.depth, cfg.heads,
+                            temporal=video, text_encoder=encoder,
+                            temporal_radius=cfg.temporal_radius, fine_patch=cfg.fine_patch or None)
+    else:
+        denoiser = UNet3D(channels, cfg.base_channels, cfg.channel_mults, cfg.num_res_blocks,
+                          conv=cfg.conv if video else "spatial", patch_size=cfg.patch_size,
+                          temporal_downsample=cfg.temporal_downsample and video)
+    if not cfg.vae_kind:
+        return denoiser
+    from vdlite.latent import LatentDiffusion
+
+    return LatentDiffusion(build_vae(cfg.vae_config()), denoiser)
 
 
 def as_frames(video: torch.Tensor) -> torch.Tensor:
@@ -158,8 +197,14 @@ def train(
     save_every: int = 0,
     resume: bool = False,
     info: dict | None = None,
+    vae: torch.nn.Module | None = None,
 ) -> tuple[torch.nn.Module, list[float]]:
     """Train a denoiser on clips from `batches` (each [B, 3, T, H, W] in [-1, 1]).
+
+    Latent diffusion (`cfg.vae_kind` set): the model is a `LatentDiffusion` whose denoiser
+    learns on the latents of `vae` (a trained VAE of the kind and sizes `cfg` names; it stays
+    frozen and is saved with the model). A new run sets the latents' scale from the first
+    batch; a resumed run takes the VAE and scale from its saved state.
 
     With `cfg.text`, each batch is a pair (clips, prompt token ids [B, L]) (`caption_batches`
     makes them), and each prompt is replaced by the empty one with probability
@@ -185,10 +230,29 @@ def train(
     """
     folder = None if out is None else Path(out)
     schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
+    build = build_model
+    if cfg.vae_kind and not resume:
+        if vae is None:
+            raise ValueError(f"cfg.vae_kind={cfg.vae_kind!r}: pass the trained VAE (vae=...)")
+        first = _unpack(next(batches), cfg.text)[0]
+
+        def build(c: TrainConfig) -> torch.nn.Module:
+            model = build_model(c)
+            try:
+                model.vae.load_state_dict(vae.state_dict())
+            except RuntimeError as err:
+                raise ValueError(f"vae does not fit the VAE cfg describes: {one_line(err)}") \
+                    from None
+            model.set_scale(first.float())  # built on the CPU; _start moves it to device
+            return model
+    elif vae is not None and not cfg.vae_kind:
+        raise ValueError("vae was given, but cfg.vae_kind is '' (a pixel-space model)")
 
     def step_loss(run: _Run) -> torch.Tensor:
         x0, cond = _unpack(next(run.batches), cfg.text)
         x0 = x0.to(device)
+        if cfg.vae_kind:
+            x0 = run.model.to_latent(x0)
         if cfg.mode == "frame":
             cond = None if cond is None else cond.repeat_interleave(x0.shape[2], dim=0)
             x0 = as_frames(x0)
@@ -198,7 +262,7 @@ def train(
                               generator=run.gen, cond=cond, null_cond=null,
                               cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0)
 
-    return optimise(cfg, build_model, step_loss, batches, device, progress,
+    return optimise(cfg, build, step_loss, batches, device, progress,
                     desc or f"train {cfg.mode}", folder, save_every, resume, info)
 
 
@@ -430,13 +494,15 @@ def sample(
         raise ValueError("this model was trained without prompts (text=False); "
                          "train one with --prompts to sample with --prompt")
     if cfg.mode == "video":
-        shape = (num, 3, t, cfg.size, cfg.size)
+        shape = (num, *cfg.latent_shape(t))  # [num, 3, T, H, W], or the latents' shape
     else:
         shape = (num * t, 3, 1, cfg.size, cfg.size)
     x = ddim_sample(model, shape, schedule, steps=steps, prediction=cfg.prediction,
                     generator=gen, device=device, progress=progress, cond=cond,
                     null_cond=null if guidance_scale != 1 else None,
                     guidance_scale=guidance_scale)
+    if cfg.vae_kind:
+        return model.to_pixels(x)
     return x if cfg.mode == "video" else from_frames(x, t)
 
 
