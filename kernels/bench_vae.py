@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from kernels._common import timeit
 from vdlite.conv3d import CausalConv3d
 from vdlite.vae import CausalVAE
 
@@ -55,21 +55,6 @@ def way(name: str):
             os.environ.pop("VDLITE_BACKEND", None)
         else:
             os.environ["VDLITE_BACKEND"] = saved_env
-
-
-def timed(fn, repeat: int = 20, warmup: int = 3) -> float:
-    """Median milliseconds of fn() over `repeat` CUDA-event timings after `warmup` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
 
 
 def peak_mib(fn) -> float:
@@ -129,7 +114,7 @@ def main() -> None:
                     ms = {}
                     for name in ("triton", "torch", "cudnn"):
                         with way(name):
-                            ms[name] = timed(fn)
+                            ms[name] = timeit(fn, warmup=3, reps=20)
                     lines.append(
                         f"| {list(shape)} | {str(dtype).removeprefix('torch.')} | {pass_name} | "
                         f"{ms['triton']:.2f} | {ms['torch']:.2f} | {ms['cudnn']:.2f} | "

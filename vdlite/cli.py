@@ -93,6 +93,19 @@ VAE_OPTIONS = (
 )
 
 
+
+def add_run_options(parser: argparse.ArgumentParser, out: str) -> None:
+    """--out, --resume, --force and --save-every: the run folder options of train and
+    train-vae (`run_folder` checks them)."""
+    parser.add_argument("--out", default=out,
+                        help=f"output folder for model.pt and train_state.pt (default: {out})")
+    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="DIR",
+                        help="continue the run saved in DIR (default: --out)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the model already in --out with a new run")
+    parser.add_argument("--save-every", type=positive_int, default=100,
+                        help="steps between resumable checkpoints (default: 100)")
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vdlite", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,14 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "defaults shown (or, with --resume, the saved run's values).")
     tr.add_argument("--data", help="'sprites' (built-in synthetic data, the default) or a "
                                    "folder of videos/frames")
-    tr.add_argument("--out", default="out/train",
-                    help="output folder for model.pt and train_state.pt (default: out/train)")
-    tr.add_argument("--resume", nargs="?", const=True, default=None, metavar="DIR",
-                    help="continue the run saved in DIR (default: --out)")
-    tr.add_argument("--force", action="store_true",
-                    help="replace the model already in --out with a new run")
-    tr.add_argument("--save-every", type=positive_int, default=100,
-                    help="steps between resumable checkpoints (default: 100)")
+    add_run_options(tr, "out/train")
     tr.add_argument("--mode", choices=("video", "frame"),
                     help="video (default): joint clips; frame: the frame-by-frame baseline")
     tr.add_argument("--arch", choices=("unet", "dit"),
@@ -170,13 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="causal (default): x4 in time, clips of 1 + 4k frames; frame: each "
                          "frame alone, as an image VAE")
     tv.add_argument("--data", help="'sprites' (default) or a folder of videos/frames")
-    tv.add_argument("--out", default="out/vae", help="output folder (default: out/vae)")
-    tv.add_argument("--resume", nargs="?", const=True, default=None, metavar="DIR",
-                    help="continue the run saved in DIR (default: --out)")
-    tv.add_argument("--force", action="store_true",
-                    help="replace the model already in --out with a new run")
-    tv.add_argument("--save-every", type=positive_int, default=100,
-                    help="steps between resumable checkpoints (default: 100)")
+    add_run_options(tv, "out/vae")
     for name, kind, text in VAE_OPTIONS:
         tv.add_argument(f"--{name.replace('_', '-')}", type=kind,
                         help=f"{text} (default: {getattr(VAEConfig(), name)})")
