@@ -4,8 +4,9 @@ peak memory of chunked decoding: ``python -m kernels.bench_vae [--out DIR]``.
 Three ways to run every causal convolution of `vdlite.vae.CausalVAE`, in one process:
 
 - ``triton``: the course's kernel (``kernels.conv3d``, causal padding fused), the default on CUDA;
-- ``torch``: ``VDLITE_BACKEND=torch``, the package's reference (an explicit im2col GEMM);
-- ``cudnn``: the best PyTorch way, ``F.pad`` (zeros or replicate) then ``F.conv3d`` (cuDNN).
+- ``torch``: the package's reference ``vdlite.conv3d`` (an explicit im2col GEMM);
+- ``cudnn``: ``VDLITE_BACKEND=torch``, the best PyTorch way: ``F.pad`` (zeros or replicate)
+  then ``F.conv3d`` (cuDNN), which is what the VAE runs wherever no kernel does.
 
 First the outputs of the three are compared (relative error against a float64 run of the
 reference), then encode and decode are timed (median of CUDA-event timings after warm-up) in
@@ -22,35 +23,29 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+import vdlite.vae as vae_module
 from kernels._common import timeit
-from vdlite.conv3d import CausalConv3d
+from vdlite.conv3d import _conv3d
 from vdlite.vae import CausalVAE
 
 
-def cudnn_forward(self: CausalConv3d, x: torch.Tensor) -> torch.Tensor:
-    """A causal conv the best PyTorch way: pad time (zeros or frame 0) and H, W, then cuDNN."""
-    (tp, _), (ph, _), (pw, _) = self.pads
-    if self.pad_mode == "replicate":
-        x = F.pad(x, (0, 0, 0, 0, tp, 0), mode="replicate")
-        x = F.pad(x, (pw, pw, ph, ph))
-    else:
-        x = F.pad(x, (pw, pw, ph, ph, tp, 0))
-    return F.conv3d(x, self.weight, self.bias, self.stride, 0, self.dilation)
+def im2col_conv(x, weight, bias, stride, padding, dilation):
+    """`vdlite.vae.conv_fallback` through the package's im2col reference instead of cuDNN."""
+    return _conv3d(x, weight, bias, stride, tuple((p, p) for p in padding), dilation, 1)
 
 
 @contextmanager
 def way(name: str):
     """Run every causal conv of the VAE the named way (see the module docstring)."""
-    saved_env, saved_forward = os.environ.get("VDLITE_BACKEND"), CausalConv3d.forward
-    os.environ["VDLITE_BACKEND"] = {"triton": "triton", "torch": "torch", "cudnn": "torch"}[name]
-    if name == "cudnn":
-        CausalConv3d.forward = cudnn_forward
+    saved_env, saved_conv = os.environ.get("VDLITE_BACKEND"), vae_module.conv_fallback
+    os.environ["VDLITE_BACKEND"] = "triton" if name == "triton" else "torch"
+    if name == "torch":
+        vae_module.conv_fallback = im2col_conv
     try:
         yield
     finally:
-        CausalConv3d.forward = saved_forward
+        vae_module.conv_fallback = saved_conv
         if saved_env is None:
             os.environ.pop("VDLITE_BACKEND", None)
         else:

@@ -6,9 +6,12 @@ whole-clip pass; exact equality of earlier outputs when later inputs change; tor
 for the KL; all on odd, non-square sizes. Networks are small (base_channels 8) so the file runs
 in seconds on a CPU."""
 
+from unittest import mock
+
 import pytest
 import torch
 
+from vdlite.conv3d import CausalConv3d
 from vdlite.vae import CausalVAE, FrameVAE, Posterior, StreamingCausalConv3d, nearest_valid_frames
 
 
@@ -287,15 +290,28 @@ def test_train_vae_command_bad_options_are_one_line(tmp_path, capsys, args, mess
 
 
 @pytest.mark.parametrize("pad_mode", ["replicate", "zeros"])
-def test_the_benchmarks_cudnn_way_is_the_same_causal_conv(pad_mode):
-    """kernels.bench_vae times F.pad + F.conv3d as 'the best PyTorch way': it must compute what
-    CausalConv3d computes (float64, 1e-12), strided in time and space."""
-    from kernels.bench_vae import cudnn_forward, way
+def test_the_vaes_conv_and_the_benchmarks_ways_are_the_same_causal_conv(pad_mode):
+    """The VAE's convs run F.conv3d where no kernel does (vdlite.vae.conv_fallback), whole and
+    chunked; kernels.bench_vae also times them through the package's im2col reference. Both must
+    compute what CausalConv3d computes on the reference (float64, 1e-12), strided in time and
+    space, and the benchmark's ways must really differ in what they call."""
+    from kernels.bench_vae import way
 
     torch.manual_seed(0)
     conv = StreamingCausalConv3d(3, 4, 3, stride=(2, 2, 1), pad_mode=pad_mode).double()
     x = torch.randn(2, 3, 9, 7, 6, dtype=torch.float64)
-    torch.testing.assert_close(cudnn_forward(conv, x), conv(x), rtol=0, atol=1e-12)
-    with way("cudnn"):
-        torch.testing.assert_close(conv(x), cudnn_forward(conv, x), rtol=0, atol=0)
-    torch.testing.assert_close(conv(x), cudnn_forward(conv, x), rtol=0, atol=1e-12)
+    reference = CausalConv3d.forward(conv, x)  # vdlite's im2col GEMM on the CPU
+
+    def chunked():
+        cache = {}
+        return torch.cat([conv(c, cache) for c in x.split([1, 3, 5], dim=2)], dim=2)
+
+    for name in ("cudnn", "torch"):
+        with way(name):
+            torch.testing.assert_close(conv(x), reference, rtol=0, atol=1e-12)
+            torch.testing.assert_close(chunked(), reference, rtol=0, atol=1e-12)
+    calls = []
+    with way("torch"), mock.patch("kernels.bench_vae._conv3d",
+                                  side_effect=lambda *a: calls.append(1) or reference):
+        conv(x)
+    assert calls, "bench_vae's 'torch' way must run the im2col reference"

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vdlite import backend
-from vdlite.conv3d import CausalConv3d, _conv3d
+from vdlite.conv3d import CausalConv3d
 
 __all__ = ["CausalVAE", "FrameVAE", "Posterior", "nearest_valid_frames"]
 
@@ -48,6 +48,15 @@ def nearest_valid_frames(frames: int, factor: int) -> tuple[int, int]:
     below = 1 + max(0, (frames - 1) // factor) * factor
     above = below if below >= frames else below + factor
     return below, above
+
+
+def conv_fallback(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple, padding: tuple,
+                  dilation: tuple) -> Tensor:
+    """What the VAE's convs run where no Triton kernel does: PyTorch's own F.conv3d (oneDNN on
+    the CPU, cuDNN on CUDA). The package's `vdlite.conv3d` computes the same (tested) as one
+    explicit im2col GEMM, which is for reading: on the CPU it trained the course's small VAE
+    about 15x slower. `kernels/bench_vae.py` swaps this for the im2col reference to time it."""
+    return F.conv3d(x, weight, bias, stride, padding, dilation)
 
 
 class StreamingCausalConv3d(CausalConv3d):
@@ -64,12 +73,14 @@ class StreamingCausalConv3d(CausalConv3d):
 
     def forward(self, x: Tensor, cache: Cache | None = None) -> Tensor:  # type: ignore[override]
         if cache is None:
-            return super().forward(x)
+            kernels, forced = backend.kernels_for(x)
+            if kernels is not None and (forced or kernels.takes_conv3d(x, 0, self.dilation, 1)):
+                return super().forward(x)  # the Triton kernel, causal padding fused
+            return self._conv_padded(self._time_padded(x))
         P, s = self.time_pad, self.stride[0]
         seen, held = cache.get(self, (0, None))
         if held is None:  # the first chunk: the causal padding
-            held = (x[:, :, :1].expand(-1, -1, P, -1, -1) if self.pad_mode == "replicate"
-                    else x.new_zeros(*x.shape[:2], P, *x.shape[3:]))
+            held = self._time_padded(x[:, :, :1])[:, :, :P]
         frames = torch.cat([held, x], dim=2)  # padded frames seen, ..., seen + T + P - 1
         now = seen + x.shape[2]
         cache[self] = (now, frames[:, :, frames.shape[2] - P:])
@@ -77,15 +88,23 @@ class StreamingCausalConv3d(CausalConv3d):
         if last < first:
             return self._empty_output(x)
         start = first * s - seen  # padded frame first·s, as an index into `frames`
-        window = frames[:, :, start:last * s - seen + P + 1]
-        pad_hw = (0, self.pads[1][0], self.pads[2][0])  # time is already padded
+        return self._conv_padded(frames[:, :, start:last * s - seen + P + 1])
+
+    def _time_padded(self, x: Tensor) -> Tensor:
+        """x with its P = (kT-1)·d_T causal frames in front: zeros, or copies of frame 0."""
+        mode = "replicate" if self.pad_mode == "replicate" else "constant"
+        return F.pad(x, (0, 0, 0, 0, self.time_pad, 0), mode=mode)
+
+    def _conv_padded(self, window: Tensor) -> Tensor:
+        """The conv of frames already padded in time (H and W get their 'same' zeros here):
+        the Triton kernel on CUDA, else ``conv_fallback``."""
+        pad_hw = (0, self.pads[1][0], self.pads[2][0])
         kernels, forced = backend.kernels_for(window)  # the Triton conv3d on CUDA
         if kernels is not None and (forced or kernels.takes_conv3d(window, pad_hw,
                                                                    self.dilation, 1)):
             return kernels.conv3d(window, self.weight, self.bias, self.stride, pad_hw,
                                   dilation=self.dilation)
-        return _conv3d(window, self.weight, self.bias, self.stride,
-                       ((0, 0), *self.pads[1:]), self.dilation, 1)
+        return conv_fallback(window, self.weight, self.bias, self.stride, pad_hw, self.dilation)
 
     def _empty_output(self, x: Tensor) -> Tensor:
         (_, (ph, _), (pw, _)), (_, kH, kW) = self.pads, self.kernel_size
