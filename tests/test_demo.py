@@ -6,6 +6,8 @@ this is a property of training, not a unit test; it is deterministic for a given
 and PyTorch build because every random draw is seeded.
 """
 
+import json
+
 import pytest
 import torch
 
@@ -49,3 +51,35 @@ def test_demo_config_rejects_a_preset_of_the_other_architecture():
     assert demo_config("cpu", preset="cpu-dit", arch="dit").patch_size == 4
     with pytest.raises(ValueError, match="is for arch='unet', not arch='dit'"):
         demo_config("cpu", preset="cpu", arch="dit")
+
+
+def test_latent_demo_runs_end_to_end_and_puts_the_latent_model_beside_the_others(tmp_path):
+    """Plumbing only (2 steps each): --latent rounds the frames up to 1 + 4k, trains and saves
+    the VAE, denoises its latents, and reports the latent model and the VAE's reconstructions
+    beside the pixel-space models."""
+    from vdlite.cli import main
+    from vdlite.train import load_checkpoint, load_vae
+
+    assert main(["demo", "--latent", "--steps", "2", "--vae-steps", "2", "--samples", "2",
+                 "--sample-steps", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    res = json.loads((tmp_path / "metrics.json").read_text())
+    assert res["config"]["frames"] == 9  # the CPU preset's 8, rounded up to 1 + 4k
+    assert set(res["metrics"]) == {"real_clips", "video_model", "frame_by_frame",
+                                   "latent_model", "vae_reconstructions"}
+    assert 0 < res["vae"]["psnr"] < 100 and res["vae"]["config"]["steps"] == 2
+    assert {"train_vae", "train_latent", "sample_latent"} <= set(res["timings_s"])
+    assert torch.load(tmp_path / "latent_samples.pt").shape == (2, 3, 9, 32, 32)
+    vae, vcfg = load_vae(tmp_path / "vae.pt")
+    assert vcfg.kind == "causal" and vcfg.frames == 9
+    model, cfg = load_checkpoint(tmp_path / "latent_model.pt")
+    assert cfg.vae_kind == "causal" and cfg.latent_shape() == (4, 3, 8, 8)
+    for key, value in vae.state_dict().items():  # the latent model carries the trained VAE
+        assert torch.equal(model.vae.state_dict()[key], value), key
+
+
+def test_vae_steps_without_latent_is_a_one_line_error(capsys):
+    from vdlite.cli import main
+
+    assert main(["demo", "--vae-steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "add --latent" in err and err.count("\n") == 1

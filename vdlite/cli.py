@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sample-steps", type=positive_int, default=50, help="DDIM steps")
     demo.add_argument("--arch", choices=("unet", "dit"), default="unet",
                       help="denoiser: the 3D U-Net or the factorised space-time transformer")
+    demo.add_argument("--latent", action="store_true",
+                      help="also train a causal VAE and a video model on its latents (clips of "
+                           "1 + 4k frames), and compare it with the pixel-space models")
+    demo.add_argument("--vae-steps", type=positive_int, default=None,
+                      help="with --latent: the VAE's training steps (default: its preset's)")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     tr = sub.add_parser("train", help="train a denoiser on moving sprites or your own videos",
@@ -216,15 +221,21 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from vdlite.demo import CONSISTENCY_FIGURES, run_demo
 
     writable_folder(args.out)
+    if args.vae_steps is not None and not args.latent:
+        raise UsageError("--vae-steps sizes the VAE of --latent: add --latent")
     res = run_demo(args.out, args.steps, check_device(args.device), args.seed, args.samples,
-                   args.sample_steps, progress=not args.no_progress, arch=args.arch)
+                   args.sample_steps, progress=not args.no_progress, arch=args.arch,
+                   latent=args.latent, vae_steps=args.vae_steps)
     print(f"wrote {args.out}/sample.gif, side_by_side.gif, metrics.json, metrics.png")
-    header = f"{'figure (lower is better)':26s}{'real clips':>12s}{'video':>10s}{'frame':>10s}"
-    print(header)
     m = res["metrics"]
+    columns = {"real_clips": "real clips", "video_model": "video", "frame_by_frame": "frame",
+               "latent_model": "latent", "vae_reconstructions": "VAE recon"}
+    columns = {k: v for k, v in columns.items() if k in m}
+    print(f"{'figure (lower is better)':26s}" + "".join(f"{v:>12s}" for v in columns.values()))
     for key in (*CONSISTENCY_FIGURES, "complete_path_residual", "missing_frames", "flicker"):
-        print(f"{key:26s}{m['real_clips'][key]:12.4f}{m['video_model'][key]:10.4f}"
-              f"{m['frame_by_frame'][key]:10.4f}")
+        print(f"{key:26s}" + "".join(f"{m[k][key]:12.4f}" for k in columns))
+    if "vae" in res:
+        print(f"the causal VAE reconstructs held-out clips at {res['vae']['psnr']:.2f} dB PSNR")
     if "flicker" in res:
         print("the video model's temporal attention switched off (same noise):")
         for key in (*CONSISTENCY_FIGURES, "flicker"):
@@ -312,14 +323,12 @@ def latent_config(path: str, cfg: TrainConfig) -> tuple[torch.nn.Module, TrainCo
     """The VAE saved at `path` (by vdlite train-vae) and `cfg` made a latent run on it."""
     from dataclasses import replace
 
-    from vdlite.train import load_vae
+    from vdlite.train import latent_fields, load_vae
 
     if cfg.mode != "video":
         raise UsageError("--vae trains a latent video model: leave out --mode frame")
     vae, vcfg = load_vae(path)
-    return vae, replace(cfg, vae_kind=vcfg.kind, vae_base_channels=vcfg.base_channels,
-                        vae_spatial_factor=vcfg.spatial_factor,
-                        vae_latent_channels=vcfg.latent_channels, vae_pad_mode=vcfg.pad_mode)
+    return vae, replace(cfg, **latent_fields(vcfg))
 
 
 def train_config(opts: dict) -> TrainConfig:

@@ -13,6 +13,12 @@ are over time. Writes to the output folder:
   (say `--arch dit` and the U-Net), whose clips start from the same noise, can be compared
   clip by clip: `vdlite compare DIR_A DIR_B` (`vdlite.metrics.compare_clips`).
 
+With `latent=True` (`vdlite demo --latent`) clips have 1 + 4k frames (the preset's count
+rounded up), a `CausalVAE` is trained first (`vae.pt`), and a third model denoises its latents
+(`latent_model.pt`, the same denoiser preset on latents [4, 1 + k, H/4, W/4]); its decoded
+clips join the figures and the side-by-side (fourth row), beside the VAE's reconstructions of
+real clips (`vae_reconstructions`, the best a latent model could do) and their PSNR.
+
 With `arch="dit"` the video model is the factorised transformer, and `metrics.json` also
 holds the flicker scenario (`flicker_scenario`): its figures with and without its temporal
 attention, from the same noise.
@@ -29,8 +35,18 @@ import torch
 
 from vdlite.checkpoint import atomic_save
 from vdlite.data import MovingSprites, tile_videos, write_gif
-from vdlite.metrics import consistency_report
-from vdlite.train import Timer, TrainConfig, clip_batches, sample, save_checkpoint, train
+from vdlite.metrics import consistency_report, psnr
+from vdlite.train import (
+    Timer,
+    TrainConfig,
+    VAEConfig,
+    clip_batches,
+    latent_fields,
+    sample,
+    save_checkpoint,
+    train,
+    train_vae,
+)
 
 # The four figures the demo compares; `complete_path_residual`, `missing_frames` and `flicker`
 # are reported beside them.
@@ -61,6 +77,15 @@ PRESETS = {
                      batch=16, steps=1500, lr=5e-4, prediction="x0"),
 }
 
+# The causal VAE of `--latent` (x4 in space and time): sized so that on the CPU it trains in
+# well under a minute on two cores and reconstructs sprites recognisably.
+VAE_PRESETS = {
+    "cpu": dict(spatial_factor=4, base_channels=16, latent_channels=4, batch=4, steps=400,
+                lr=1e-3),
+    "cuda": dict(spatial_factor=4, base_channels=32, latent_channels=4, batch=8, steps=3000,
+                 lr=1e-3),
+}
+
 
 def demo_config(device: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
                 arch: str = "unet", **overrides) -> TrainConfig:
@@ -87,53 +112,93 @@ def run_demo(
     num_samples: int = DEMO_SAMPLES,
     sample_steps: int = 50,
     progress: bool = True,
+    latent: bool = False,
+    vae_steps: int | None = None,
     **overrides,
 ) -> dict:
-    """Train both models, sample, measure and write the demo's files; returns the metrics."""
+    """Train the models, sample, measure and write the demo's files; returns the metrics.
+
+    The video and frame-by-frame models always; with `latent`, also a causal VAE (`vae_steps`
+    steps, by default its preset's) and a video model on its latents."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = demo_config(device, steps, seed, **overrides)
+    if latent:  # 1 + 4k frames, the causal VAE's rule
+        cfg = replace(cfg, frames=1 + 4 * -(-(cfg.frames - 1) // 4))
     data = MovingSprites(num_clips=100_000, frames=cfg.frames, size=cfg.size, sprites=1,
                          background="plain", seed=seed)
+    real = torch.stack([data[len(data) - 1 - i]["video"] for i in range(num_samples)])
     results: dict = {"config": asdict(cfg), "device": str(device), "num_samples": num_samples,
                      "sample_steps": sample_steps,
                      "torch": torch.__version__, "platform": platform.platform(),
                      "timings_s": {}}
+    models = {"video": cfg, "frame": replace(cfg, mode="frame")}
+    vae = None
+    if latent:
+        vae, results["vae"], recon = train_demo_vae(cfg, data, real, device, progress, out,
+                                                   vae_steps)
+        models["latent"] = replace(cfg, **latent_fields(VAEConfig(**results["vae"]["config"])))
+        results["timings_s"]["train_vae"] = results["vae"].pop("train_seconds")
     videos = {}
-    for mode in ("video", "frame"):
-        mcfg = replace(cfg, mode=mode)
+    for name, mcfg in models.items():
         with Timer() as t_train:
             model, losses = train(mcfg, clip_batches(data, cfg.batch, seed), device, progress,
-                                  desc=f"train {mode} model")
+                                  desc=f"train {name} model",
+                                  vae=vae if name == "latent" else None)
         with Timer() as t_sample:
-            videos[mode] = sample(model, mcfg, num_samples, sample_steps, device, seed + 1,
+            videos[name] = sample(model, mcfg, num_samples, sample_steps, device, seed + 1,
                                   progress=progress).cpu()
-        save_checkpoint(out / f"{mode}_model.pt", model, mcfg)
-        if mode == "video" and cfg.arch == "dit":
+        save_checkpoint(out / f"{name}_model.pt", model, mcfg)
+        if name == "video" and cfg.arch == "dit":
             flicker = flicker_scenario(model, mcfg, num_samples, sample_steps, device, seed + 1)
             results["flicker"] = {k: flicker[k] for k in ("with", "without")}
-        results["timings_s"][f"train_{mode}"] = round(t_train.seconds, 2)
-        results["timings_s"][f"sample_{mode}"] = round(t_sample.seconds, 2)
-        results[f"{mode}_final_loss"] = sum(losses[-50:]) / len(losses[-50:])
+        results["timings_s"][f"train_{name}"] = round(t_train.seconds, 2)
+        results["timings_s"][f"sample_{name}"] = round(t_sample.seconds, 2)
+        results[f"{name}_final_loss"] = sum(losses[-50:]) / len(losses[-50:])
 
-    real = torch.stack([data[len(data) - 1 - i]["video"] for i in range(num_samples)])
     results["metrics"] = {
         "real_clips": consistency_report(real),
         "video_model": consistency_report(videos["video"]),
         "frame_by_frame": consistency_report(videos["frame"]),
     }
+    if latent:
+        results["metrics"]["latent_model"] = consistency_report(videos["latent"])
+        results["metrics"]["vae_reconstructions"] = consistency_report(recon)
     video_m, frame_m = results["metrics"]["video_model"], results["metrics"]["frame_by_frame"]
     results["video_model_ahead_on"] = [k for k in CONSISTENCY_FIGURES if video_m[k] < frame_m[k]]
 
     atomic_save(videos["video"], out / "video_samples.pt")  # for `vdlite compare`
+    if latent:
+        atomic_save(videos["latent"], out / "latent_samples.pt")
     n = min(num_samples, 8)
     write_gif(tile_videos(list(videos["video"][:n]), ncols=n), out / "sample.gif", scale=3)
-    rows = [real[:n], videos["video"][:n], videos["frame"][:n]]
+    rows = [real[:n]] + [videos[name][:n] for name in models]
     grid = tile_videos([clip for row in rows for clip in row], ncols=n)
     write_gif(grid, out / "side_by_side.gif", scale=3)
     (out / "metrics.json").write_text(json.dumps(results, indent=2))
     plot_metrics(results["metrics"], out / "metrics.png")
     return results
+
+
+def train_demo_vae(cfg: TrainConfig, data: MovingSprites, real: torch.Tensor, device: str,
+                   progress: bool, out: Path, steps: int | None = None
+                   ) -> tuple[torch.nn.Module, dict, torch.Tensor]:
+    """Train the demo's causal VAE on `data` (saved to out/vae.pt); measure it on the held-out
+    clips `real`. Returns (vae, {"config", "psnr", "train_seconds"}, its reconstructions)."""
+    preset = dict(VAE_PRESETS["cuda" if str(device).startswith("cuda") else "cpu"])
+    if steps is not None:
+        preset["steps"] = steps
+    vcfg = VAEConfig(kind="causal", frames=cfg.frames, size=cfg.size, seed=cfg.seed, **preset)
+    with Timer() as timer:
+        vae, _ = train_vae(vcfg, clip_batches(data, vcfg.batch, cfg.seed), device, progress,
+                           desc="train causal VAE")
+    save_checkpoint(out / "vae.pt", vae, vcfg)
+    vae.eval()
+    with torch.no_grad():
+        recon = torch.cat([vae.decode(vae.encode(x.to(device)).mean).clamp(-1, 1).cpu()
+                           for x in real.split(16)])
+    return vae, {"config": asdict(vcfg), "psnr": psnr(real, recon),
+                 "train_seconds": round(timer.seconds, 2)}, recon
 
 
 def flicker_scenario(model: torch.nn.Module, cfg: TrainConfig, num_samples: int = DEMO_SAMPLES,
@@ -161,7 +226,8 @@ def flicker_scenario(model: torch.nn.Module, cfg: TrainConfig, num_samples: int 
 
 
 def plot_metrics(metrics: dict[str, dict[str, float]], path: str | Path) -> None:
-    """One bar chart per consistency figure: real clips, video model, frame-by-frame model."""
+    """One bar chart per consistency figure: real clips, video model, frame-by-frame model (and
+    with --latent the latent model and the VAE's reconstructions)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -171,7 +237,7 @@ def plot_metrics(metrics: dict[str, dict[str, float]], path: str | Path) -> None
     fig, axes = plt.subplots(1, len(CONSISTENCY_FIGURES), figsize=(3 * len(CONSISTENCY_FIGURES), 3))
     for ax, figure in zip(axes, CONSISTENCY_FIGURES, strict=True):
         ax.bar(range(len(names)), [metrics[n][figure] for n in names],
-               color=["0.6", "tab:blue", "tab:orange"])
+               color=["0.6", "tab:blue", "tab:orange", "tab:green", "tab:olive"][:len(names)])
         ax.set_xticks(range(len(names)), [n.replace("_", "\n") for n in names], fontsize=8)
         ax.set_title(f"{figure} (lower is better)", fontsize=9)
     fig.tight_layout()

@@ -138,6 +138,13 @@ class TrainConfig:
         return self.vae_latent_channels, lt, self.size // f, self.size // f
 
 
+def latent_fields(vcfg: VAEConfig) -> dict:
+    """The TrainConfig fields that make a model denoise the latents of a VAE so configured."""
+    return {"vae_kind": vcfg.kind, "vae_base_channels": vcfg.base_channels,
+            "vae_spatial_factor": vcfg.spatial_factor,
+            "vae_latent_channels": vcfg.latent_channels, "vae_pad_mode": vcfg.pad_mode}
+
+
 def build_model(cfg: TrainConfig) -> torch.nn.Module:
     """The denoiser for a config.
 
