@@ -181,6 +181,48 @@ def test_error_flicker_is_zero_for_a_still_error_and_2_sigma_over_root_pi_for_in
     assert per.shape == (8,) and abs(per.mean().item() - got) < 1e-6
 
 
+def test_still_flicker_counts_only_the_pixels_the_clip_keeps_still():
+    """Known answers: a reconstruction that errs by the same amount in every frame scores 0
+    (float64); changes confined to moving pixels score 0; independent Gaussian noise of std
+    sigma on the still pixels scores 2 sigma / sqrt(pi) (2%); per transition it is the same
+    figure split by t, NaN where no pixel is still."""
+    gen = torch.Generator().manual_seed(0)
+    B, T, H, W = 3, 7, 15, 11
+    background = torch.rand(B, 3, 1, H, W, generator=gen, dtype=torch.float64) * 1.2 - 0.6
+    video = background.expand(B, 3, T, H, W).clone()
+    for t in range(T):  # a 3x3 square moving right one pixel per frame
+        video[:, :, t, 5:8, t:t + 3] = 0.9
+    still = (video.diff(dim=2) == 0).all(dim=1, keepdim=True)
+    assert 0 < still.double().mean() < 1
+    offset = torch.randn(B, 3, 1, H, W, generator=gen, dtype=torch.float64) * 0.05
+    assert metrics.still_flicker(video, video + offset) == 0
+    moving = ~still.expand(B, 3, T - 1, H, W)
+    ones = torch.ones(B, 3, 1, H, W, dtype=torch.bool)
+    # pixels of frame t whose transitions in and out (where they exist) both move
+    free = torch.cat([ones, moving], 2) & torch.cat([moving, ones], 2)
+    assert free.any()
+    junk = torch.zeros_like(video)
+    junk[free] = 0.1 * torch.randn(int(free.sum()), generator=gen, dtype=torch.float64)
+    assert metrics.still_flicker(video, video + junk) == 0  # only moving pixels changed
+    junk[:, :, 0, 0, 0] = 0.1  # a corner of the background, still in transition 0 -> 1
+    assert metrics.still_flicker(video, video + junk) > 0
+    sigma = 0.05
+    big = torch.rand(8, 3, 9, 32, 32, generator=gen) * 1.6 - 0.8
+    big = big[:, :, :1].expand(-1, -1, 9, -1, -1).clone()  # a still clip
+    noisy = big + sigma * torch.randn(big.shape, generator=gen)
+    got, expected = metrics.still_flicker(big, noisy), 2 * sigma / math.sqrt(math.pi)
+    assert abs(got - expected) < 0.02 * expected, (got, expected)
+    per = metrics.still_flicker(big, noisy, per_transition=True)
+    assert per.shape == (8,) and abs(per.mean().item() - got) < 1e-6
+    cut = video.clone()
+    cut[:, :, 3:] = -cut[:, :, 3:]  # transition 2 -> 3 changes every pixel
+    per = metrics.still_flicker(cut, cut, per_transition=True)
+    assert per[2].isnan() and (per[:2] == 0).all() and (per[3:] == 0).all()
+    with pytest.raises(ValueError, match="no pixel that stays the same"):
+        metrics.still_flicker(torch.stack([big[:, :, 0], -big[:, :, 0]], 2),
+                              torch.zeros(8, 3, 2, 32, 32))
+
+
 def test_reconstruction_figures_check_their_inputs():
     video = torch.zeros(1, 3, 3, 4, 4)
     with pytest.raises(ValueError, match="recon must have video's shape"):

@@ -343,3 +343,27 @@ def error_flicker(video: torch.Tensor, recon: torch.Tensor,
     if per_transition:
         return change.mean(dim=(0, 1, 3, 4)).float()
     return change.mean().item()
+
+
+def still_flicker(video: torch.Tensor, recon: torch.Tensor,
+                  per_transition: bool = False) -> float | torch.Tensor:
+    """How much a reconstruction changes where the clip does not: flicker the VAE made.
+
+    Over the transitions t -> t+1 and pixels p at which the real clip is unchanged (all three
+    channels of video[t+1, p] equal video[t, p]), the mean over channels of
+    |recon[t+1, p] - recon[t, p]|. There the true motion is zero, so this is the warping error
+    with the exact flow, where the exact flow is known without estimating it; the real clip
+    scores 0, and so does any reconstruction whose still parts stay still, however large its
+    error. Independent Gaussian errors of std σ per frame give about 2σ/√π.
+    `per_transition=True` gives it per transition ([T-1]; NaN where nothing is still).
+    """
+    recon = _check_reconstruction(video, recon)
+    still = (video.diff(dim=2) == 0).all(dim=1, keepdim=True)  # [B, 1, T-1, H, W]
+    if not still.any():
+        raise ValueError("video has no pixel that stays the same between two frames: "
+                         "still_flicker needs still parts (e.g. a static background)")
+    change = recon.double().diff(dim=2).abs() * still  # [B, 3, T-1, H, W], 0 where moving
+    if per_transition:
+        counts = 3 * still.sum(dim=(0, 1, 3, 4)).double()
+        return (change.sum(dim=(0, 1, 3, 4)) / counts).float()
+    return (change.sum() / (3 * still.sum())).item()
