@@ -20,7 +20,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -275,13 +275,16 @@ def train(
 
 def optimise(cfg, build, step_loss, batches: Iterator, device: str | torch.device,
              progress: bool, desc: str, folder: Path | None, save_every: int, resume: bool,
-             info: dict | None) -> tuple[torch.nn.Module, list[float]]:
+             info: dict | None, on_step: Callable[[int, torch.nn.Module], None] | None = None
+             ) -> tuple[torch.nn.Module, list[float]]:
     """The loop every trainer shares: `cfg.steps` steps of Adam on `step_loss(run)` (a scalar
     loss built from `next(run.batches)` and the seeded `run.gen`), with the warm-up and rate
     schedule of `lr_factor`, gradient clipping at 1, an EMA of the weights, a progress bar,
     divergence checks, and the checkpoints, Ctrl-C handling and resumption that `train`
     describes. `build(cfg)` makes the model; cfg needs `steps`, `lr`, `lr_schedule`,
-    `ema_decay` and `seed`. Returns (ema_model, per-step losses)."""
+    `ema_decay` and `seed`. `on_step(steps_done, ema_model)`, if given, is called after every
+    step (to measure the model as it trains; it must leave the model as it found it).
+    Returns (ema_model, per-step losses)."""
     with _StopOnInterrupt(enabled=folder is not None) as interrupt:  # from the start
         run = _start(cfg, build, batches, device, folder, resume, info)
         model, opt = run.model, run.opt
@@ -302,6 +305,8 @@ def optimise(cfg, build, step_loss, batches: Iterator, device: str | torch.devic
             ema_update(run.ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
             run.losses.append(value)
             run.step = step + 1
+            if on_step is not None:
+                on_step(run.step, run.ema)
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{sum(run.losses[-10:]) / len(run.losses[-10:]):.4f}")
             if folder is not None and (interrupt.requested or run.step == cfg.steps
@@ -736,12 +741,14 @@ def build_vae(cfg: VAEConfig) -> torch.nn.Module:
 
 def train_vae(cfg: VAEConfig, batches: Iterator[torch.Tensor], device: str | torch.device = "cpu",
               progress: bool = True, desc: str | None = None, out: str | Path | None = None,
-              save_every: int = 0, resume: bool = False,
-              info: dict | None = None) -> tuple[torch.nn.Module, list[float]]:
+              save_every: int = 0, resume: bool = False, info: dict | None = None,
+              on_step: Callable[[int, torch.nn.Module], None] | None = None
+              ) -> tuple[torch.nn.Module, list[float]]:
     """Train a VAE on clips from `batches` ([B, 3, cfg.frames, H, W] in [-1, 1]) on its
     β-VAE loss, with everything `train` has: Adam with warm-up and rate schedule, clipping, an
     EMA (returned), a progress bar, divergence checks, and with `out` resumable checkpoints
-    (`train_state.pt`, and `model.pt` for `load_vae`). Returns (ema_vae, per-step losses)."""
+    (`train_state.pt`, and `model.pt` for `load_vae`); `on_step` as in `optimise`.
+    Returns (ema_vae, per-step losses)."""
 
     def step_loss(run: _Run) -> torch.Tensor:
         clips = next(run.batches)
@@ -751,7 +758,7 @@ def train_vae(cfg: VAEConfig, batches: Iterator[torch.Tensor], device: str | tor
 
     folder = None if out is None else Path(out)
     return optimise(cfg, build_vae, step_loss, batches, device, progress,
-                    desc or f"train {cfg.kind} VAE", folder, save_every, resume, info)
+                    desc or f"train {cfg.kind} VAE", folder, save_every, resume, info, on_step)
 
 
 def load_vae(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, VAEConfig]:
