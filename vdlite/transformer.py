@@ -41,9 +41,11 @@ from vdlite.unet3d import timestep_embedding
 __all__ = [
     "CrossAttention",
     "FactorizedBlock",
+    "Modulated",
     "SelfAttention",
     "VideoDiT",
     "attend",
+    "grid_position_embedding",
     "inflate",
     "merge_tokens",
     "patchify",
