@@ -42,6 +42,15 @@ def test_one_plus_4k_frames_give_one_plus_k_latents_and_back(spatial, pad_mode, 
     assert vae.decode(posterior.mean).shape == x.shape
 
 
+def test_latent_frames_refuses_a_count_off_the_rule_naming_the_nearest():
+    vae = CausalVAE(base_channels=4)
+    with pytest.raises(ValueError, match="nearest valid counts are 9 or 13"):
+        vae.latent_frames(12)
+    with pytest.raises(ValueError, match="nearest valid counts are 1$"):
+        vae.latent_frames(0)
+    assert FrameVAE(base_channels=4).latent_frames(12) == 12  # no temporal compression
+
+
 def test_default_vae_takes_a_32x32_clip():
     vae = CausalVAE()
     x = torch.rand(1, 3, 9, 32, 32) * 2 - 1
