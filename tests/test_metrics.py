@@ -223,6 +223,31 @@ def test_still_flicker_counts_only_the_pixels_the_clip_keeps_still():
                               torch.zeros(8, 3, 2, 32, 32))
 
 
+def test_still_flicker_with_a_margin_ignores_a_halo_around_what_moves():
+    """A reconstruction that blurs a moving square adds a halo one pixel wide on the still
+    background next to it: still_flicker counts the halo, margin=1 does not (exactly 0), and
+    noise far from the square is counted either way, over fewer pixels with the margin."""
+    B, T, H, W = 2, 6, 20, 24
+    video = torch.full((B, 3, T, H, W), -0.5, dtype=torch.float64)
+    for t in range(T):
+        video[:, :, t, 8:11, 2 + 2 * t:5 + 2 * t] = 0.9
+    halo = video.clone()
+    for t in range(T):  # a one-pixel ring around the square, drawn in grey
+        ring = torch.zeros(H, W, dtype=torch.bool)
+        ring[7:12, 1 + 2 * t:6 + 2 * t] = True
+        ring[8:11, 2 + 2 * t:5 + 2 * t] = False
+        halo[:, :, t, ring] = 0.2
+    assert metrics.still_flicker(video, halo) > 0
+    assert metrics.still_flicker(video, halo, margin=1) == 0
+    noisy = halo.clone()
+    noisy[:, :, 1:, 18:, :] += 0.1  # the bottom rows, far from the square, jump at t = 0 -> 1
+    assert metrics.still_flicker(video, noisy, margin=1) > 0
+    far = metrics.still_flicker(video, noisy, per_transition=True, margin=1)
+    assert far[0] > 0 and (far[1:] == 0).all()
+    with pytest.raises(ValueError, match="margin must be an int >= 0"):
+        metrics.still_flicker(video, video, margin=-1)
+
+
 def test_reconstruction_figures_check_their_inputs():
     video = torch.zeros(1, 3, 3, 4, 4)
     with pytest.raises(ValueError, match="recon must have video's shape"):

@@ -51,4 +51,6 @@ def test_a_tiny_study_end_to_end(tmp_path):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert len(saved["rows"]) == 2 * 2 * 2
     assert (tmp_path / "seams.png").stat().st_size > 0
-    assert "Still flicker at equal PSNR" in (tmp_path / "results.md").read_text()
+    text = (tmp_path / "results.md").read_text()
+    assert "## Still flicker at equal PSNR" in text and "from what moves at equal PSNR" in text
+    assert (tmp_path / "far_seams.png").stat().st_size > 0

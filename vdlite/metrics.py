@@ -345,8 +345,8 @@ def error_flicker(video: torch.Tensor, recon: torch.Tensor,
     return change.mean().item()
 
 
-def still_flicker(video: torch.Tensor, recon: torch.Tensor,
-                  per_transition: bool = False) -> float | torch.Tensor:
+def still_flicker(video: torch.Tensor, recon: torch.Tensor, per_transition: bool = False,
+                  margin: int = 0) -> float | torch.Tensor:
     """How much a reconstruction changes where the clip does not: flicker the VAE made.
 
     Over the transitions t -> t+1 and pixels p at which the real clip is unchanged (all three
@@ -356,12 +356,21 @@ def still_flicker(video: torch.Tensor, recon: torch.Tensor,
     scores 0, and so does any reconstruction whose still parts stay still, however large its
     error. Independent Gaussian errors of std σ per frame give about 2σ/√π.
     `per_transition=True` gives it per transition ([T-1]; NaN where nothing is still).
+    `margin=m` counts only the pixels with no changing pixel within m pixels (in rows and
+    columns) in that transition: far from a moving object, where a blurred reconstruction's
+    halo around the object cannot reach, so what is left is the background shimmering.
     """
     recon = _check_reconstruction(video, recon)
     still = (video.diff(dim=2) == 0).all(dim=1, keepdim=True)  # [B, 1, T-1, H, W]
+    if not isinstance(margin, int) or isinstance(margin, bool) or margin < 0:
+        raise ValueError(f"margin must be an int >= 0 (pixels), got {margin!r}")
+    if margin:  # a pixel is still only if nothing within `margin` of it changes
+        moving = (~still).flatten(0, 2).unsqueeze(1).float()  # [B·(T-1), 1, H, W]
+        near = torch.nn.functional.max_pool2d(moving, 2 * margin + 1, stride=1, padding=margin)
+        still = (near == 0).reshape(still.shape)
     if not still.any():
-        raise ValueError("video has no pixel that stays the same between two frames: "
-                         "still_flicker needs still parts (e.g. a static background)")
+        raise ValueError(f"video has no pixel that stays the same between two frames (margin "
+                         f"{margin}): still_flicker needs still parts (e.g. a static background)")
     change = recon.double().diff(dim=2).abs() * still  # [B, 3, T-1, H, W], 0 where moving
     if per_transition:
         counts = 3 * still.sum(dim=(0, 1, 3, 4)).double()
