@@ -77,10 +77,12 @@ PRESETS = {
                      batch=16, steps=1500, lr=5e-4, prediction="x0"),
 }
 
-# The causal VAE of `--latent` (x4 in space and time): sized so that on the CPU it trains in
-# well under a minute on two cores and reconstructs sprites recognisably.
+# The causal VAE of `--latent` (x4 in space and time). On the CPU, 400 steps drew no sprite at
+# all (the latent model's clips had none either); after 1500 (about 3 minutes on one thread) its
+# reconstructions of the demo's held-out clips show the sprite in 87% of frames (18.9 dB).
+# The CUDA preset has not been sized by a run on the GPU.
 VAE_PRESETS = {
-    "cpu": dict(spatial_factor=4, base_channels=16, latent_channels=4, batch=4, steps=400,
+    "cpu": dict(spatial_factor=4, base_channels=16, latent_channels=4, batch=4, steps=1500,
                 lr=1e-3),
     "cuda": dict(spatial_factor=4, base_channels=32, latent_channels=4, batch=8, steps=3000,
                  lr=1e-3),
