@@ -3,16 +3,19 @@
 A per-frame VAE (`FrameVAE`) encodes and decodes every frame alone, so nothing keeps its
 reconstruction of one frame consistent with the next: where the clip stands still, the
 reconstruction can still change. That change is `vdlite.metrics.still_flicker`, zero for the
-real clip. The causal VAE reads frames together and can keep still parts still.
+real clip. The causal VAE reads frames together, so it could keep still parts still; whether
+it does is what this module measures (at the course's sizes it does not: lesson 06b).
 
-The comparison must be made at the same reconstruction quality. Early in training a VAE draws
-a blur, and a blur does not flicker; as it learns to draw the sprites its PSNR rises and so
-can its flicker. So `seam_study` trains each kind for several seeds and measures the held-out
-PSNR and still flicker every `eval_every` steps; `compare_at_psnr` reads each run's still
-flicker where its PSNR first reaches given levels (interpolating linearly between the two
-evaluations around it), and gives the mean over seeds with a Student-t interval.
+The comparison must be made at the same reconstruction quality: a per-frame VAE that draws
+only a blur early in training hardly flickers, and its flicker grows as it learns to draw the
+sprites and its PSNR rises (a fresh causal VAE, by contrast, starts out shimmering: the two
+halves of each time upsampling are initialised differently). So `seam_study` trains each
+kind for several seeds and measures the held-out PSNR and still flicker every `eval_every`
+steps; `compare_at_psnr` reads each run's still flicker where its PSNR first reaches given
+levels (interpolating linearly between the two evaluations around it), and gives the mean
+over seeds with a Student-t interval.
 
-    python -m vdlite.seams --device cuda --steps 4000 --seeds 0 1 2 --out DIR
+    python -m vdlite.seams --steps 1500 --seeds 0 1 2 --out DIR   # --device cuda on a GPU
 
 writes DIR/results.json (every evaluation), DIR/results.md (the comparison table) and
 DIR/seams.png (still flicker against PSNR, one line per run).

@@ -18,8 +18,10 @@ an RMS norm over the channels of each position (as Wan's VAE uses), not GroupNor
 
 `FrameVAE` is the baseline: the same network with 2D kernels and no temporal compression, run
 on each frame on its own, as an image VAE applied to video is. Nothing ties its frames
-together, so its reconstruction errors are independent from frame to frame: the seams and
-flicker lesson 06 measures.
+together except the input: where a pixel and everything near it stays still, a frame VAE is
+a deterministic function of the same pixels and reconstructs it the same; where something
+moves nearby, its errors in one frame owe nothing to the next. Lesson 06b measures both VAEs'
+flicker, and at the course's sizes the causal VAE's is the larger (`lessons/measured/`).
 
 Shapes (defaults: spatial_factor 8, latent_channels 4):
     encode: x [B, 3, 1 + 4k, H, W] -> Posterior(mean, logvar), each [B, 4, 1 + k, H/8, W/8]
