@@ -324,3 +324,25 @@ def test_the_vaes_conv_and_the_benchmarks_ways_are_the_same_causal_conv(pad_mode
                                   side_effect=lambda *a: calls.append(1) or reference):
         conv(x)
     assert calls, "bench_vae's 'torch' way must run the im2col reference"
+
+
+@pytest.mark.parametrize("spatial", [4, 8])
+def test_a_fresh_tied_causal_vae_keeps_a_still_clip_still(spatial):
+    """tied_upsample=True starts each TimeUpsample's two halves equal, so a fresh causal VAE
+    (replicate padding) reconstructs a clip in which nothing moves as equal frames (float64,
+    1e-12); with the halves initialised independently (the default) the same weights otherwise
+    make frames that differ. The tie draws no random numbers: every other weight is the same."""
+    torch.manual_seed(0)
+    tied = CausalVAE(base_channels=8, spatial_factor=spatial, tied_upsample=True).double()
+    torch.manual_seed(0)
+    free = CausalVAE(base_channels=8, spatial_factor=spatial).double()
+    weights = free.state_dict()
+    differing = [k for k, v in tied.state_dict().items() if not torch.equal(v, weights[k])]
+    assert differing and all("decoder" in k for k in differing)
+    still = clip(1).expand(-1, -1, 9, -1, -1)  # frame 0, nine times: [2, 3, 9, 24, 40]
+    with torch.no_grad():
+        z = tied.encode(still).mean
+        assert (z - z[:, :, :1]).abs().max() < 1e-12  # the encoder keeps it still either way
+        out_tied, out_free = tied.decode(z), free.decode(free.encode(still).mean)
+    assert (out_tied - out_tied[:, :, :1]).abs().max() < 1e-12
+    assert (out_free - out_free[:, :, :1]).abs().max() > 1e-3

@@ -226,17 +226,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=VAEConfig.lr)
     parser.add_argument("--background", default="mixed", choices=("plain", "textured", "mixed"))
     parser.add_argument("--num-eval", type=int, default=64)
+    parser.add_argument("--tied-upsample", action="store_true",
+                        help="start the causal VAE's time upsampling halves equal")
     parser.add_argument("--out", default="out/seams")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = seam_study(seeds=tuple(args.seeds), steps=args.steps, eval_every=args.eval_every,
                       device=args.device, background=args.background, num_eval=args.num_eval,
-                      progress=True, batch=args.batch, lr=args.lr)
+                      progress=True, batch=args.batch, lr=args.lr,
+                      tied_upsample=args.tied_upsample)
     tables = {key: compare_at_psnr(rows, key=key) for key in TABLES}
     device = (torch.cuda.get_device_name() if str(args.device).startswith("cuda")
               else platform.processor() or platform.machine())
-    cfg = replace(VAEConfig(), steps=args.steps, batch=args.batch, lr=args.lr)
+    cfg = replace(VAEConfig(), steps=args.steps, batch=args.batch, lr=args.lr,
+                  tied_upsample=args.tied_upsample)
     header = ["# Temporal seams: the causal VAE against the per-frame VAE", "",
               f"- command: `python -m vdlite.seams {' '.join(argv or [])}`".rstrip(),
               f"- device: {device}; torch {torch.__version__}; "

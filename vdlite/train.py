@@ -692,6 +692,7 @@ class VAEConfig:
     base_channels: int = 16
     latent_channels: int = 4
     pad_mode: str = "replicate"
+    tied_upsample: bool = False  # the causal VAE's TimeUpsample halves start equal (vae.py)
     kl_weight: float = 1e-4
     batch: int = 4
     lr: float = 1e-3
@@ -736,7 +737,7 @@ def build_vae(cfg: VAEConfig) -> torch.nn.Module:
     if cfg.kind == "frame":
         return FrameVAE(3, cfg.latent_channels, cfg.base_channels, cfg.spatial_factor)
     return CausalVAE(3, cfg.latent_channels, cfg.base_channels, cfg.spatial_factor,
-                     temporal_factor=4, pad_mode=cfg.pad_mode)
+                     temporal_factor=4, pad_mode=cfg.pad_mode, tied_upsample=cfg.tied_upsample)
 
 
 def train_vae(cfg: VAEConfig, batches: Iterator[torch.Tensor], device: str | torch.device = "cpu",

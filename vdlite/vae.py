@@ -152,11 +152,21 @@ class ResBlock(nn.Module):
 class TimeUpsample(nn.Module):
     """1 + k frames -> 1 + 2k: a causal (3, 1, 1) conv C -> 2C makes two frames of each frame,
     and the very first one is dropped, so frame 0 stays a single frame (the image).
-    Output frame n reads input frames <= ceil(n / 2).  [B, C, T, H, W] -> [B, C, 2T - 1, H, W]."""
+    Output frame n reads input frames <= ceil(n / 2).  [B, C, T, H, W] -> [B, C, 2T - 1, H, W].
 
-    def __init__(self, channels: int, pad_mode: str) -> None:
+    The two halves of the conv make the two frames. Initialised independently (the default),
+    they make two different frames of one still input, so a fresh decoder shimmers on a clip
+    where nothing moves (lesson 06b measures it). ``tied=True`` starts the second half as a copy
+    of the first: then a still clip decodes to still frames from the first step (with
+    replicate padding), and training separates the halves only where frames must differ."""
+
+    def __init__(self, channels: int, pad_mode: str, tied: bool = False) -> None:
         super().__init__()
         self.conv = StreamingCausalConv3d(channels, 2 * channels, (3, 1, 1), pad_mode=pad_mode)
+        if tied:
+            with torch.no_grad():
+                self.conv.weight[channels:] = self.conv.weight[:channels]
+                self.conv.bias[channels:] = self.conv.bias[:channels]
 
     def forward(self, x: Tensor, cache: Cache | None = None) -> Tensor:
         y = self.conv(x, cache)
@@ -212,12 +222,14 @@ class CausalVAE(nn.Module):
     mirrors it with nearest ×2 upsampling in space and `TimeUpsample` in time.
     Frames: 1 + f·k in, 1 + k latent frames (f = temporal_factor), 1 + f·k back out.
     ``pad_mode`` is the causal padding of every conv: "replicate" (copies of frame 0, as
-    CogVideoX's VAE) or "zeros" (as Wan's).
+    CogVideoX's VAE) or "zeros" (as Wan's). ``tied_upsample`` starts each `TimeUpsample`'s two
+    halves equal (see there).
     """
 
     def __init__(self, in_channels: int = 3, latent_channels: int = 4, base_channels: int = 32,
                  spatial_factor: int = 8, temporal_factor: int = 4, pad_mode: str = "replicate",
-                 time_kernel: int = 3, logvar_range: tuple[float, float] = (-30.0, 20.0)) -> None:
+                 time_kernel: int = 3, logvar_range: tuple[float, float] = (-30.0, 20.0),
+                 tied_upsample: bool = False) -> None:
         super().__init__()
         stages = round(math.log2(spatial_factor)) if spatial_factor >= 2 else 0
         time_stages = round(math.log2(temporal_factor)) if temporal_factor >= 1 else -1
@@ -251,7 +263,7 @@ class CausalVAE(nn.Module):
         for i in reversed(range(stages)):
             self.decoder.append(ResBlock(widths[min(i + 1, stages - 1)], widths[i], kT, pad_mode))
             if halves_time[i]:
-                self.decoder.append(TimeUpsample(widths[i], pad_mode))
+                self.decoder.append(TimeUpsample(widths[i], pad_mode, tied_upsample))
             self.decoder.append(SpaceUpsample(widths[i], kT, pad_mode))
         self.decoder.extend([ChannelRMSNorm(widths[0]), nn.SiLU(), conv(widths[0], in_channels)])
 
