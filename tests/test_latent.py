@@ -91,6 +91,9 @@ def test_latent_runs_refuse_mistakes(vae):
         TrainConfig(**{**LATENT, "mode": "frame"})
     with pytest.raises(ValueError, match="nearest valid counts are 5 or 9"):
         TrainConfig(**{**LATENT, "frames": 8})
+    with pytest.raises(ValueError, match="nearest valid counts are 9 or 13"):  # sampling
+        TrainConfig(**LATENT).latent_shape(12)
+    assert TrainConfig(**LATENT).latent_shape(13) == (4, 4, 4, 4)
 
 
 def test_the_command_line_trains_and_samples_a_latent_model(tmp_path, capsys):
@@ -105,6 +108,10 @@ def test_the_command_line_trains_and_samples_a_latent_model(tmp_path, capsys):
     assert main(["sample", "--checkpoint", str(tmp_path / "lat" / MODEL_FILE), "--num", "2",
                  "--steps", "2", "--out", str(tmp_path / "s"), "--no-progress"]) == 0
     assert "2 clips of 5 frames" in capsys.readouterr().out
+    assert main(["sample", "--checkpoint", str(tmp_path / "lat" / MODEL_FILE), "--num", "1",
+                 "--frames", "8", "--out", str(tmp_path / "s8"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "nearest valid counts are 5 or 9" in err and err.count("\n") == 1
     assert main(["train", "--vae", vae_file, "--out", str(tmp_path / "x"), "--steps", "1",
                  *[a if a != "5" else "8" for a in small]]) == 2
     err = capsys.readouterr().err

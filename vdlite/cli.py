@@ -93,7 +93,6 @@ VAE_OPTIONS = (
 )
 
 
-
 def add_run_options(parser: argparse.ArgumentParser, out: str) -> None:
     """--out, --resume, --force and --save-every: the run folder options of train and
     train-vae (`run_folder` checks them)."""
@@ -105,6 +104,7 @@ def add_run_options(parser: argparse.ArgumentParser, out: str) -> None:
                         help="replace the model already in --out with a new run")
     parser.add_argument("--save-every", type=positive_int, default=100,
                         help="steps between resumable checkpoints (default: 100)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vdlite", description=__doc__.splitlines()[0])

@@ -4,7 +4,8 @@ A per-frame VAE (`FrameVAE`) encodes and decodes every frame alone, so nothing k
 reconstruction of one frame consistent with the next: where the clip stands still, the
 reconstruction can still change. That change is `vdlite.metrics.still_flicker`, zero for the
 real clip. The causal VAE reads frames together, so it could keep still parts still; whether
-it does is what this module measures (at the course's sizes it does not: lesson 06b).
+it does is what this module measures (lesson 06b; at the course's sizes, far from moving
+objects, it does not, even with `tied_upsample`).
 
 The comparison must be made at the same reconstruction quality: a per-frame VAE that draws
 only a blur early in training hardly flickers, and its flicker grows as it learns to draw the
@@ -81,8 +82,8 @@ def seam_study(kinds: tuple[str, ...] = ("causal", "frame"), seeds: tuple[int, .
     """Train a VAE of each kind for each seed (`VAEConfig(kind, steps, seed, **vae_options)`, on
     sprites over `background`) and measure it on `num_eval` held-out clips every `eval_every`
     steps and at the end. Returns one row per evaluation: kind, seed, step, seconds (training
-    time so far), psnr, still_flicker, error_flicker (and, at the last step,
-    still_flicker_per_transition)."""
+    time so far) and the figures of `measure` (at the last step with their per-transition
+    values too)."""
     if eval_every < 1 or steps < 1:
         raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
     rows: list[dict] = []
@@ -108,6 +109,14 @@ def seam_study(kinds: tuple[str, ...] = ("causal", "frame"), seeds: tuple[int, .
             train_vae(cfg, clip_batches(data, cfg.batch, seed), device, progress,
                       desc=f"{kind} VAE, seed {seed}", on_step=on_step)
     return rows
+
+
+def _runs(rows: list[dict]) -> dict[tuple[str, int], list[dict]]:
+    """The evaluations of each (kind, seed) run, in step order."""
+    runs: dict[tuple[str, int], list[dict]] = {}
+    for row in sorted(rows, key=lambda r: (r["kind"], r["seed"], r["step"])):
+        runs.setdefault((row["kind"], row["seed"]), []).append(row)
+    return runs
 
 
 def _first_reach(run: list[dict], level: float, key: str) -> float:
@@ -138,9 +147,7 @@ def compare_at_psnr(rows: list[dict], levels: list[float] | None = None,
     """For each PSNR level, each kind's `key` where its runs first reach that level: per-seed
     values, mean and 90% t interval over seeds. By default, five levels evenly spread over the
     range every run reaches (from the highest first evaluation to the lowest best PSNR)."""
-    runs: dict[tuple[str, int], list[dict]] = {}
-    for row in sorted(rows, key=lambda r: (r["kind"], r["seed"], r["step"])):
-        runs.setdefault((row["kind"], row["seed"]), []).append(row)
+    runs = _runs(rows)
     if levels is None:
         low = max(run[0]["psnr"] for run in runs.values())
         high = min(max(r["psnr"] for r in run) for run in runs.values())
@@ -168,9 +175,7 @@ def plot_seams(rows: list[dict], path: str | Path, key: str = "still_flicker") -
 
     colours = {"causal": "tab:blue", "frame": "tab:orange"}
     fig, ax = plt.subplots(figsize=(6, 4))
-    runs: dict[tuple[str, int], list[dict]] = {}
-    for row in sorted(rows, key=lambda r: (r["kind"], r["seed"], r["step"])):
-        runs.setdefault((row["kind"], row["seed"]), []).append(row)
+    runs = _runs(rows)
     for (kind, seed), run in runs.items():
         ax.plot([r["psnr"] for r in run], [r[key] for r in run], "o-", ms=3,
                 color=colours.get(kind, "0.5"), label=f"{kind} VAE" if seed == min(

@@ -129,12 +129,15 @@ class TrainConfig:
                          latent_channels=self.vae_latent_channels, pad_mode=self.vae_pad_mode)
 
     def latent_shape(self, frames: int | None = None) -> tuple[int, int, int, int]:
-        """(C, T, H, W) of what the denoiser sees: the clip, or its latents."""
+        """(C, T, H, W) of what the denoiser sees: the clip, or its latents. A frame count the
+        VAE cannot take (not 1 + 4k for the causal VAE) is a ValueError naming the nearest."""
         t = frames or self.frames
         if not self.vae_kind:
             return 3, t, self.size, self.size
+        from vdlite.vae import CausalVAE
+
         f = self.vae_spatial_factor
-        lt = 1 + (t - 1) // 4 if self.vae_kind == "causal" else t
+        lt = CausalVAE.latent_frames_of(t, 4) if self.vae_kind == "causal" else t
         return self.vae_latent_channels, lt, self.size // f, self.size // f
 
 

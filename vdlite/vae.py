@@ -21,7 +21,8 @@ on each frame on its own, as an image VAE applied to video is. Nothing ties its 
 together except the input: where a pixel and everything near it stays still, a frame VAE is
 a deterministic function of the same pixels and reconstructs it the same; where something
 moves nearby, its errors in one frame owe nothing to the next. Lesson 06b measures both VAEs'
-flicker, and at the course's sizes the causal VAE's is the larger (`lessons/measured/`).
+flicker: at the course's sizes, far from moving objects, the causal VAE's is the larger, with
+or without `tied_upsample` (`lessons/measured/`).
 
 Shapes (defaults: spatial_factor 8, latent_channels 4):
     encode: x [B, 3, 1 + 4k, H, W] -> Posterior(mean, logvar), each [B, 4, 1 + k, H/8, W/8]
@@ -271,17 +272,18 @@ class CausalVAE(nn.Module):
     def latent_frames(self, frames: int) -> int:
         """1 + f·k frames -> 1 + k latent frames (f = temporal_factor); another count is a
         ValueError naming the nearest valid ones."""
-        if frames < 1 or (frames - 1) % self.temporal_factor:
-            raise ValueError(self._frames_error(frames))
-        return 1 + (frames - 1) // self.temporal_factor
+        return self.latent_frames_of(frames, self.temporal_factor, type(self).__name__)
 
-    def _frames_error(self, frames: int) -> str:
-        below, above = nearest_valid_frames(frames, self.temporal_factor)
-        f = self.temporal_factor
-        counts = f"{below} or {above}" if frames >= 1 else f"{above}"
-        return (f"{type(self).__name__} encodes clips of 1 + {f}k frames (the first frame "
-                f"alone, then groups of {f}); got {frames} frames: the nearest valid counts "
-                f"are {counts}")
+    @staticmethod
+    def latent_frames_of(frames: int, factor: int, name: str = "CausalVAE") -> int:
+        """`latent_frames` for a temporal factor, without building a VAE."""
+        if frames < 1 or (frames - 1) % factor:
+            below, above = nearest_valid_frames(frames, factor)
+            counts = f"{below} or {above}" if frames >= 1 else f"{above}"
+            raise ValueError(f"{name} encodes clips of 1 + {factor}k frames (the first frame "
+                             f"alone, then groups of {factor}); got {frames} frames: the "
+                             f"nearest valid counts are {counts}")
+        return 1 + (frames - 1) // factor
 
     def check_clip(self, x: Tensor) -> None:
         """A clear error unless x is a float clip [B, in_channels, 1 + f·k, H, W] with H and W
@@ -293,8 +295,7 @@ class CausalVAE(nn.Module):
         if C != self.in_channels:
             raise ValueError(f"x must have {self.in_channels} channels, got {C} "
                              f"(shape {list(x.shape)})")
-        if T < 1 or (T - 1) % self.temporal_factor:
-            raise ValueError(self._frames_error(T))
+        self.latent_frames(T)  # a ValueError unless T = 1 + f·k
         if H % self.spatial_factor or W % self.spatial_factor or H == 0 or W == 0:
             raise ValueError(f"x's height and width must be positive multiples of "
                              f"spatial_factor={self.spatial_factor}, got {H}x{W}")
