@@ -187,6 +187,83 @@ def flicker(video: torch.Tensor) -> float:
     return float((video[:, :, 1:] - video[:, :, :-1]).abs().mean())
 
 
+def _pairs(video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Consecutive frames as two batches of frames [B·(T-1), C, H, W]: (x_{t+1}, x_t)."""
+    later = video[:, :, 1:].transpose(1, 2).flatten(0, 1)
+    earlier = video[:, :, :-1].transpose(1, 2).flatten(0, 1)
+    return later, earlier
+
+
+def _per_clip(values: torch.Tensor, kept: torch.Tensor, b: int) -> torch.Tensor:
+    """Per-pixel values [B·P, H, W] and a mask of the pixels kept -> for each of the b clips
+    the mean over its P pairs of the mean over kept pixels [B] (a pair with none is skipped)."""
+    kept = kept.float()
+    per_pair = (values * kept).sum(dim=(1, 2)) / kept.sum(dim=(1, 2))
+    return per_pair.reshape(b, -1).nanmean(dim=1)
+
+
+def motion_figures(video: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The flow-based figures of each clip, {name: [B]} (lower is better; NaN where a clip has
+    none), from one forward and one backward flow per transition:
+
+    - `warping_error`: flow-compensated flicker (Lai et al. 2018). With g the flow from
+      x_{t+1} back to x_t (x_{t+1}(p) ≈ x_t(p + g(p))), the mean over channels and the pixels
+      that pass the forward–backward check (`vdlite.flow.occlusion`: occluded, disoccluded and
+      out-of-frame pixels left out) of (x_{t+1} - warp(x_t, g))², averaged over transitions.
+      Unlike `flicker`, a sprite that moves smoothly costs nothing (the warp follows it) and a
+      background that shimmers costs as much as before. Blind to a clip that loses its sprite
+      or stands still (both score 0: pair it with `missing_frames`), and it forgives any
+      change the flow can explain as motion.
+    - `forward_backward`: |f(p) + g(p + f(p))| in pixels, f the flow x_t -> x_{t+1}: 0 when
+      there and back returns to p; over pixels whose f stays in the frame.
+    - `acceleration`: |f_{t+1}(p + f_t(p)) - f_t(p)| in pixels per frame², the change of
+      velocity along each pixel's path, over pixels that pass the check in both transitions.
+      Constant-velocity motion and a still clip score 0; a bounce scores in its frames. NaN
+      for clips of 2 frames.
+    Flows come from the course's Horn–Schunck solver (`vdlite.flow.estimate_flow`), so the
+    values compare only within the course.
+    """
+    from vdlite.flow import estimate_flow, inside, occlusion, warp
+
+    _check_video(video)
+    video = video.detach().float()
+    b, _, t, h, w = video.shape
+    later, earlier = _pairs(video)
+    with torch.no_grad():
+        f = estimate_flow(earlier, later)  # x_t -> x_{t+1}, [B·(T-1), 2, H, W]
+        g = estimate_flow(later, earlier)  # x_{t+1} -> x_t
+        error = (later - warp(earlier, g)).square().mean(dim=1)  # [B·(T-1), H, W]
+        out = {"warping_error": _per_clip(error, ~occlusion(g, f), b),
+               "forward_backward": _per_clip((f + warp(g, f)).norm(dim=1), inside(f), b)}
+        if t >= 3:
+            visible = (~occlusion(f, g)).reshape(b, t - 1, 1, h, w).float()
+            f5 = f.reshape(b, t - 1, 2, h, w)
+            now, nxt = f5[:, :-1].flatten(0, 1), f5[:, 1:].flatten(0, 1)  # f_t, f_{t+1}
+            seen_next = warp(visible[:, 1:].flatten(0, 1), now)[:, 0] >= 0.5
+            seen = visible[:, :-1].flatten(0, 1)[:, 0].bool() & seen_next
+            out["acceleration"] = _per_clip((warp(nxt, now) - now).norm(dim=1), seen, b)
+        else:
+            out["acceleration"] = torch.full((b,), float("nan"))
+    return {k: v.cpu() for k, v in out.items()}
+
+
+def warping_error(video: torch.Tensor) -> float:
+    """The mean over clips of `motion_figures`' warping error (flow-compensated flicker)."""
+    return float(motion_figures(video)["warping_error"].nanmean())
+
+
+def flow_consistency(video: torch.Tensor) -> dict[str, float]:
+    """The flow consistency score: `forward_backward` and `acceleration` of `motion_figures`,
+    means over clips."""
+    figures = motion_figures(video)
+    return {k: float(figures[k].nanmean()) for k in ("forward_backward", "acceleration")}
+
+
+def motion_report(video: torch.Tensor) -> dict[str, float]:
+    """All of `motion_figures` for a batch of clips, means over clips; lower is better."""
+    return {k: float(v.nanmean()) for k, v in motion_figures(video).items()}
+
+
 def consistency_report(video: torch.Tensor, threshold: float = 0.4) -> dict[str, float]:
     """All the figures above for a batch of clips [B, 3, T, H, W]; lower is better."""
     _check_video(video)
@@ -203,18 +280,22 @@ def consistency_report(video: torch.Tensor, threshold: float = 0.4) -> dict[str,
     }
 
 
-def per_clip_figures(video: torch.Tensor, threshold: float = 0.4) -> dict[str, torch.Tensor]:
+def per_clip_figures(video: torch.Tensor, threshold: float = 0.4,
+                     motion: bool = False) -> dict[str, torch.Tensor]:
     """Every figure of `consistency_report` for each clip on its own: {name: [B]}, NaN where a
     clip has none (too few frames with a sprite). Their means over clips are the report's
-    figures, except `background_change`, which the report pools over the pixels of all clips."""
+    figures, except `background_change`, which the report pools over the pixels of all clips.
+    `motion=True` adds the flow-based figures of `motion_figures`."""
     _check_video(video)
     reports = [consistency_report(video[i : i + 1], threshold)
                for i in range(video.shape[0])]
-    return {name: torch.tensor([r[name] for r in reports]) for name in reports[0]}
+    figures = {name: torch.tensor([r[name] for r in reports]) for name in reports[0]}
+    return {**figures, **motion_figures(video)} if motion else figures
 
 
 def compare_clips(a: torch.Tensor, b: torch.Tensor, n_boot: int = 2000, level: float = 0.9,
-                  seed: int = 0, threshold: float = 0.4) -> dict[str, dict[str, float]]:
+                  seed: int = 0, threshold: float = 0.4,
+                  motion: bool = False) -> dict[str, dict[str, float]]:
     """Is `a` more temporally consistent than `b`, beyond the luck of which clips were drawn?
 
     a, b: ``[N, 3, T, H, W]`` clips of two models sampled from the same noise (clip i of each
@@ -225,7 +306,8 @@ def compare_clips(a: torch.Tensor, b: torch.Tensor, n_boot: int = 2000, level: f
     that holds 0 says these clips cannot tell. Only the draw of clips is resampled: how much
     the figures move between training runs (seeds) is not in the interval. Pairs that agree to
     1e-6 (relative, plus 1e-7 absolute) count as equal: two evaluations of the same clip can
-    differ by about 1e-8 (float32 sums of colours).
+    differ by about 1e-8 (float32 sums of colours). `motion=True` compares the flow-based
+    figures of `motion_figures` too (the warping error above all).
     Returns {figure: {"a", "b", "diff", "low", "high", "pairs"}}.
     """
     _check_video(a, "a")
@@ -236,7 +318,7 @@ def compare_clips(a: torch.Tensor, b: torch.Tensor, n_boot: int = 2000, level: f
     if not 0 < level < 1 or n_boot < 1:
         raise ValueError(f"need 0 < level < 1 and n_boot >= 1, got level={level}, "
                          f"n_boot={n_boot}")
-    fa, fb = (per_clip_figures(x, threshold) for x in (a, b))
+    fa, fb = (per_clip_figures(x, threshold, motion) for x in (a, b))
     gen = torch.Generator().manual_seed(seed)
     out = {}
     for name in fa:
