@@ -92,10 +92,12 @@ def warp(b: Tensor, flow: Tensor) -> Tensor:
 
 
 def inside(flow: Tensor) -> Tensor:
-    """[B, H, W] bool: p + flow(p) lies within the frame's pixel centres [0, W-1] x [0, H-1]."""
+    """[B, H, W] bool: p + flow(p) lies within the frame, whose pixels cover
+    [-½, W - ½] x [-½, H - ½] (pixel x covers [x - ½, x + ½])."""
     _, _, h, w = flow.shape
     s = pixel_grid(h, w, flow) + flow
-    return (s[:, 0] >= 0) & (s[:, 0] <= w - 1) & (s[:, 1] >= 0) & (s[:, 1] <= h - 1)
+    return ((s[:, 0] >= -0.5) & (s[:, 0] <= w - 0.5) & (s[:, 1] >= -0.5)
+            & (s[:, 1] <= h - 0.5))
 
 
 def gradients(x: Tensor) -> tuple[Tensor, Tensor]:
