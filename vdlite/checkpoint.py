@@ -33,12 +33,22 @@ class CheckpointError(ValueError):
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     """`torch.save(obj, path)`, all or nothing: write `.NAME.*.tmp` beside `path`, fsync it,
     rename it over `path`, then fsync the folder so the rename itself survives a power cut."""
+    _atomic_write(path, lambda f: torch.save(obj, f), "wb")
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> None:
+    """Write `text` to `path` all or nothing, as `atomic_save` does for tensors."""
+    _atomic_write(path, lambda f: f.write(text), "w")
+
+
+def _atomic_write(path: str | os.PathLike, write, mode: str) -> None:
+    """`write(f)` into a temporary file beside `path` opened with `mode`, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+        with os.fdopen(fd, mode) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
