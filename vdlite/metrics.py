@@ -15,6 +15,11 @@ be measured directly on a generated clip, without a learned feature network:
   flickering", there measured on static scenes). A real sprite clip is not static -- its
   sprite moves -- so its own value is the floor, not zero.
 
+Beside them, the flow-based figures (`motion_figures`: `warping_error`, and the flow
+consistency score `flow_consistency`: forward-backward disagreement and acceleration, from
+`vdlite.flow`), and the distribution distances `temporal_fid` and `course_fvd` (defined in
+`vdlite.features`, importable from here).
+
 Lower is better for each. All take a batch of videos [B, 3, T, H, W] in [-1, 1] and return
 the mean over clips. Segmentation: the background colour of a clip is the per-channel median
 of all its pixels (the sprite covers a small part of the frame), and a pixel belongs to the
@@ -458,3 +463,13 @@ def still_flicker(video: torch.Tensor, recon: torch.Tensor, per_transition: bool
         counts = 3 * still.sum(dim=(0, 1, 3, 4)).double()
         return (change.sum(dim=(0, 1, 3, 4)) / counts).float()
     return (change.sum() / (3 * still.sum())).item()
+
+
+def __getattr__(name: str):
+    """`temporal_fid`, `course_fvd` and `frechet_distance` live in `vdlite.features`, beside
+    the feature network they need; they are importable from here too, loaded on first use."""
+    if name in ("temporal_fid", "course_fvd", "frechet_distance"):
+        from vdlite import features
+
+        return getattr(features, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
