@@ -110,3 +110,34 @@ def test_compare_two_sets_of_clips(tmp_path, capsys):
     assert "must hold one tensor of clips" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "nowhere"), str(tmp_path / "mixed.pt")]) == 2
     assert "no clips at" in capsys.readouterr().err
+
+
+def test_eval_measures_saved_clips_and_a_folder_of_videos(tmp_path, capsys):
+    """vdlite eval reads a .pt of clips, a demo folder or a folder of videos; prints every
+    figure; with --real adds the two distances; --json writes them; mismatched or missing
+    inputs are one-line errors."""
+    from vdlite.data import MovingSprites, write_gif
+
+    data = MovingSprites(num_clips=40, frames=8, size=32, sprites=1, background="plain", seed=2)
+    clips = torch.stack([data[i]["video"] for i in range(6)])
+    real = torch.stack([data[20 + i]["video"] for i in range(6)])
+    torch.save(clips, tmp_path / "clips.pt")
+    torch.save(real, tmp_path / "real.pt")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(3):
+        write_gif(torch.cat([clips[i], clips[i + 3]], dim=1), videos / f"v{i}.gif")
+    assert main(["eval", str(tmp_path / "clips.pt"), "--real", str(tmp_path / "real.pt"),
+                 "--json", str(tmp_path / "out" / "figures.json")]) == 0
+    out = capsys.readouterr().out
+    assert "6 clips of 8 frames" in out and "warping_error" in out and "course_fvd" in out
+    saved = json.loads((tmp_path / "out" / "figures.json").read_text())
+    assert {"warping_error", "flicker", "temporal_fid", "course_fvd"} <= set(saved["figures"])
+    assert main(["eval", str(videos)]) == 0  # 3 gifs of 16 frames: 6 clips of 8
+    out = capsys.readouterr().out
+    assert "6 clips of 8 frames, 32x32" in out and "temporal_fid" not in out
+    torch.save(real[:, :, :5], tmp_path / "short.pt")
+    assert main(["eval", str(tmp_path / "clips.pt"), "--real", str(tmp_path / "short.pt")]) == 2
+    assert "must match" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "nowhere.pt")]) == 2
+    assert "no clips at" in capsys.readouterr().err

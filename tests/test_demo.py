@@ -11,7 +11,7 @@ import json
 import pytest
 import torch
 
-from vdlite.demo import CONSISTENCY_FIGURES, run_demo
+from vdlite.demo import CONSISTENCY_FIGURES, PAIRED_FIGURES, run_demo
 
 
 @pytest.mark.slow
@@ -30,8 +30,13 @@ def test_dit_demo_runs_end_to_end_and_reports_the_flicker_scenario(tmp_path):
                  "video_model.pt", "frame_model.pt", "video_samples.pt"):
         assert (tmp_path / name).is_file(), name
     assert torch.load(tmp_path / "video_samples.pt").shape == (2, 3, 8, 32, 32)
-    assert set(res["flicker"]) == {"with", "without"}
+    assert set(res["flicker"]) == {"with", "without", "compare"}
     assert set(res["flicker"]["with"]) == set(res["metrics"]["video_model"])
+    assert {"warping_error", "forward_backward", "acceleration", "flicker"} <= set(
+        res["metrics"]["frame_by_frame"])
+    assert set(res["flicker"]["compare"]) == set(res["video_vs_frame"]) == set(PAIRED_FIGURES)
+    assert set(res["distances"]["video_model"]) == {"temporal_fid", "course_fvd"}
+    assert res["distances"]["real_clips"]["course_fvd"] >= 0
 
 
 def test_the_demo_and_its_cli_sample_demo_samples_clips_by_default():
@@ -83,3 +88,23 @@ def test_vae_steps_without_latent_is_a_one_line_error(capsys):
     assert main(["demo", "--vae-steps", "5"]) == 2
     err = capsys.readouterr().err
     assert "add --latent" in err and err.count("\n") == 1
+
+
+def test_flicker_study_runs_end_to_end_and_summarises_over_seeds(tmp_path):
+    """Plumbing only (3 steps, 3 clips, 2 seeds): `python -m vdlite.flicker` writes its table,
+    its figure and every seed's paired comparison, and summarises each figure over seeds."""
+    import json
+
+    from vdlite.demo import PAIRED_FIGURES
+    from vdlite.flicker import main
+
+    main(["--preset", "cpu-dit", "--seeds", "0", "1", "--samples", "3", "--sample-steps", "2",
+          "--steps", "3", "--out", str(tmp_path)])
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert [r["seed"] for r in res["runs"]] == [0, 1]
+    assert set(res["summary"]) == set(PAIRED_FIGURES)
+    for name, s in res["summary"].items():
+        diffs = [r["compare"][name]["diff"] for r in res["runs"]]
+        assert s["diff"] == pytest.approx(sum(diffs) / 2, nan_ok=True)
+    assert (tmp_path / "clips.png").is_file()
+    assert "warping_error" in (tmp_path / "results.md").read_text()

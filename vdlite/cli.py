@@ -1,4 +1,5 @@
-"""The `vdlite` command: demo, train, train-vae, sample and compare (`python -m vdlite` too).
+"""The `vdlite` command: demo, train, train-vae, sample, compare and eval (`python -m vdlite`
+too).
 
 Errors a user can fix (a missing file, CUDA asked for but absent, a bad size) are printed as
 one line, `vdlite: error: ...`, with exit status 2, never as a traceback
@@ -197,6 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--level", type=bounded(float, 0, 0.999, "a level in (0, 0.999]",
                                             low_open=True),
                     default=0.9, help="interval level (default 0.9)")
+    ev = sub.add_parser("eval", help="measure a set of clips: consistency and flow-based "
+                                     "figures, and with --real their distances to real clips")
+    ev.add_argument("clips", help="a .pt file of clips [N, 3, T, H, W], a demo folder (its "
+                                  "video_samples.pt), or a video file or folder of videos")
+    ev.add_argument("--real", default=None,
+                    help="real clips in any of the same forms: adds temporal_fid and "
+                         "course_fvd (use at least 64 clips on each side)")
+    ev.add_argument("--frames", type=positive_int, default=8,
+                    help="frames per clip cut from videos (default 8)")
+    ev.add_argument("--size", type=positive_int, default=32,
+                    help="height = width of clips cut from videos (default 32)")
+    ev.add_argument("--json", default=None, help="also write the figures to this file")
     sa = sub.add_parser("sample", help="sample clips from a trained model")
     sa.add_argument("--checkpoint", required=True, help="model.pt written by `vdlite train`")
     sa.add_argument("--out", default="out/sample", help="output folder")
@@ -232,23 +245,42 @@ def cmd_demo(args: argparse.Namespace) -> None:
                "latent_model": "latent", "vae_reconstructions": "VAE recon"}
     columns = {k: v for k, v in columns.items() if k in m}
     print(f"{'figure (lower is better)':26s}" + "".join(f"{v:>12s}" for v in columns.values()))
-    for key in (*CONSISTENCY_FIGURES, "complete_path_residual", "missing_frames", "flicker"):
+    for key in (*CONSISTENCY_FIGURES, "complete_path_residual", "missing_frames", "flicker",
+                "warping_error", "forward_backward", "acceleration"):
         print(f"{key:26s}" + "".join(f"{m[k][key]:12.4f}" for k in columns))
+    for key in ("temporal_fid", "course_fvd"):
+        print(f"{key:26s}" + "".join(f"{res['distances'][k][key]:12.4f}" for k in columns))
     if "vae" in res:
         print(f"the causal VAE reconstructs held-out clips at {res['vae']['psnr']:.2f} dB PSNR")
+    print_paired("video model - frame model, clip by clip", res["video_vs_frame"])
     if "flicker" in res:
-        print("the video model's temporal attention switched off (same noise):")
-        for key in (*CONSISTENCY_FIGURES, "flicker"):
-            print(f"{key:26s}{'':12s}{res['flicker']['with'][key]:10.4f}"
-                  f"{res['flicker']['without'][key]:10.4f}  (with, without)")
+        print_paired("the video model's temporal attention on - off (same noise)",
+                     res["flicker"]["compare"])
     print("timings (s):", json.dumps(res["timings_s"]))
 
 
-def load_clips(path: str) -> torch.Tensor:
-    """Clips [N, 3, T, H, W] from a .pt file, or from DIR/video_samples.pt of a demo folder."""
+def print_paired(title: str, paired: dict[str, dict[str, float]]) -> None:
+    """`compare_clips` figures as lines: means, difference, interval and verdict."""
+    print(f"{title} (90% intervals):")
+    for name, r in paired.items():
+        verdict = ("first better" if r["high"] < 0 else "second better" if r["low"] > 0
+                   else "cannot tell")
+        print(f"  {name:22s}{r['a']:10.4f}{r['b']:10.4f}  diff {r['diff']:+.4f} "
+              f"[{r['low']:+.4f}, {r['high']:+.4f}]  {verdict} ({r['pairs']} pairs)")
+
+
+def load_clips(path: str, videos: dict | None = None) -> torch.Tensor:
+    """Clips [N, 3, T, H, W] from a .pt file, or from DIR/video_samples.pt of a demo folder.
+    With `videos` (VideoFolder's frames and size), a video file or a folder without
+    video_samples.pt is read as videos and cut into clips instead."""
     from vdlite.checkpoint import load_weights
+    from vdlite.data import VideoFolder
 
     p = Path(path)
+    if videos is not None and p.exists() and p.suffix != ".pt" and not (
+            p / "video_samples.pt").is_file():
+        data = VideoFolder(p, **videos)
+        return torch.stack([data[i]["video"] for i in range(len(data))])
     if p.is_dir():
         p = p / "video_samples.pt"
     if not p.is_file():
@@ -274,6 +306,30 @@ def cmd_compare(args: argparse.Namespace) -> None:
                    else "cannot tell")
         print(f"{name:24s}{r['a']:9.4f}{r['b']:9.4f}{r['diff']:9.4f}   "
               f"[{r['low']:8.4f}, {r['high']:8.4f}]   {verdict} ({r['pairs']} pairs)")
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from vdlite.checkpoint import atomic_write_text
+    from vdlite.demo import demo_report, distances
+
+    videos = {"frames": args.frames, "size": args.size}
+    clips = load_clips(args.clips, videos)
+    report = demo_report(clips)
+    if args.real is not None:
+        real = load_clips(args.real, videos)
+        if real.shape[1:] != clips.shape[1:]:
+            raise UsageError(f"--real clips are {list(real.shape[1:])} [C, T, H, W], the clips "
+                             f"{list(clips.shape[1:])}: they must match")
+        report.update(distances(real, clips))
+    print(f"{clips.shape[0]} clips of {clips.shape[2]} frames, {clips.shape[3]}x{clips.shape[4]}"
+          f" ({args.clips}); lower is better")
+    for name, value in report.items():
+        print(f"  {name:26s}{value:12.5f}")
+    if args.json is not None:
+        atomic_write_text(json.dumps({"clips": args.clips, "real": args.real,
+                                      "num_clips": clips.shape[0], "figures": report},
+                                     indent=2), args.json)
+        print(f"wrote {args.json}")
 
 
 # `vdlite train` options that define a run: their defaults (`--resume` takes the saved run's),
@@ -512,7 +568,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample,
-                "compare": cmd_compare, "train-vae": cmd_train_vae}
+                "compare": cmd_compare, "train-vae": cmd_train_vae, "eval": cmd_eval}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning

@@ -6,8 +6,12 @@ are over time. Writes to the output folder:
 
 - `sample.gif`: clips from the video model;
 - `side_by_side.gif`: real clips (top), video model (middle), frame-by-frame model (bottom);
-- `metrics.json`: the consistency figures of `vdlite.metrics` for all three (means over
-  `num_samples` clips each), the training losses' tail, the configuration and the timings;
+- `metrics.json`: for all three (means over `num_samples` clips each) the consistency
+  figures of `vdlite.metrics` and its flow-based figures (warping error, forward-backward
+  disagreement, acceleration: `demo_report`); their `distances` (temporal FID and the course's
+  FVD-style distance) to a second set of real clips; `video_vs_frame`, the video model against
+  the frame model clip by clip with 90% bootstrap intervals (`compare_clips`); the training
+  losses' tail, the configuration and the timings;
 - `metrics.png`: the same figures as bars, one panel per figure;
 - `video_samples.pt`: the video model's clips [num_samples, 3, T, H, W], so that two demos
   (say `--arch dit` and the U-Net), whose clips start from the same noise, can be compared
@@ -35,7 +39,7 @@ import torch
 
 from vdlite.checkpoint import atomic_save
 from vdlite.data import MovingSprites, tile_videos, write_gif
-from vdlite.metrics import consistency_report, psnr
+from vdlite.metrics import compare_clips, consistency_report, motion_report, psnr
 from vdlite.train import (
     Timer,
     TrainConfig,
@@ -49,8 +53,28 @@ from vdlite.train import (
 )
 
 # The four figures the demo compares; `complete_path_residual`, `missing_frames` and `flicker`
-# are reported beside them.
+# are reported beside them, and the flow-based figures of `motion_report` (warping error,
+# forward-backward disagreement, acceleration) and the distances to real clips (`distances`).
 CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_residual")
+
+# The figures `video_vs_frame` compares clip by clip with intervals (`compare_clips`).
+PAIRED_FIGURES = ("warping_error", "flicker", "missing_frames", "path_residual",
+                  "acceleration")
+
+
+def demo_report(clips: torch.Tensor) -> dict[str, float]:
+    """Every per-clip figure the demo reports for a set of clips: `consistency_report` and
+    `motion_report` together (means over clips; lower is better)."""
+    return {**consistency_report(clips), **motion_report(clips)}
+
+
+def distances(reference: torch.Tensor, clips: torch.Tensor) -> dict[str, float]:
+    """How far a set of clips lies from real clips as a distribution: `temporal_fid` (frame
+    differences) and `course_fvd` (whole clips), against `reference`, a set of real clips."""
+    from vdlite.features import course_fvd, temporal_fid
+
+    return {"temporal_fid": temporal_fid(reference, clips),
+            "course_fvd": course_fvd(reference, clips)}
 
 # Clips sampled per model. The figures are means over clips, and 16 were too few to rank two
 # video models: the same trained U-Net (CPU preset, seed 0) scored a path residual of 1.58 on
@@ -153,19 +177,25 @@ def run_demo(
         save_checkpoint(out / f"{name}_model.pt", model, mcfg)
         if name == "video" and cfg.arch == "dit":
             flicker = flicker_scenario(model, mcfg, num_samples, sample_steps, device, seed + 1)
-            results["flicker"] = {k: flicker[k] for k in ("with", "without")}
+            results["flicker"] = {k: flicker[k] for k in ("with", "without", "compare")}
         results["timings_s"][f"train_{name}"] = round(t_train.seconds, 2)
         results["timings_s"][f"sample_{name}"] = round(t_sample.seconds, 2)
         results[f"{name}_final_loss"] = sum(losses[-50:]) / len(losses[-50:])
 
-    results["metrics"] = {
-        "real_clips": consistency_report(real),
-        "video_model": consistency_report(videos["video"]),
-        "frame_by_frame": consistency_report(videos["frame"]),
-    }
+    sets = {"real_clips": real, "video_model": videos["video"],
+            "frame_by_frame": videos["frame"]}
     if latent:
-        results["metrics"]["latent_model"] = consistency_report(videos["latent"])
-        results["metrics"]["vae_reconstructions"] = consistency_report(recon)
+        sets.update(latent_model=videos["latent"], vae_reconstructions=recon)
+    with Timer() as t_measure:
+        results["metrics"] = {name: demo_report(clips) for name, clips in sets.items()}
+        # a second set of real clips, none of them in `real`, for the distances
+        reference = torch.stack([data[len(data) - 1 - num_samples - i]["video"]
+                                 for i in range(num_samples)])
+        results["distances"] = {name: distances(reference, clips)
+                                for name, clips in sets.items()}
+        paired = compare_clips(videos["video"], videos["frame"], motion=True)
+        results["video_vs_frame"] = {k: paired[k] for k in PAIRED_FIGURES}
+    results["timings_s"]["measure"] = round(t_measure.seconds, 2)
     video_m, frame_m = results["metrics"]["video_model"], results["metrics"]["frame_by_frame"]
     results["video_model_ahead_on"] = [k for k in CONSISTENCY_FIGURES if video_m[k] < frame_m[k]]
 
@@ -210,8 +240,13 @@ def flicker_scenario(model: torch.nn.Module, cfg: TrainConfig, num_samples: int 
 
     Sample the same noise twice from one trained video DiT: as trained, and with every
     temporal attention branch switched off (`set_temporal_attention(model, False)`), which
-    turns it into its own image model applied frame by frame. Returns the clips and the
-    consistency figures of both: {"with": {...}, "without": {...}, "clips": {...}}.
+    turns it into its own image model applied frame by frame. Returns the clips, the figures
+    of both (`demo_report`) and their paired comparison with intervals (`compare_clips`, with
+    minus without, for PAIRED_FIGURES): {"with", "without", "compare", "clips"}.
+
+    Which figure settles the scenario: `flicker` (raw change between frames) charges real
+    motion and rewards a model that blurs or loses its sprite; the warping error follows the
+    motion and charges only what changes along it.
     """
     from vdlite.transformer import set_temporal_attention
 
@@ -223,8 +258,9 @@ def flicker_scenario(model: torch.nn.Module, cfg: TrainConfig, num_samples: int 
                                  progress=progress).cpu()
         finally:
             set_temporal_attention(model, True)
-        figures[name] = consistency_report(clips[name])
-    return {**figures, "clips": clips}
+        figures[name] = demo_report(clips[name])
+    paired = compare_clips(clips["with"], clips["without"], motion=True)
+    return {**figures, "compare": {k: paired[k] for k in PAIRED_FIGURES}, "clips": clips}
 
 
 def plot_metrics(metrics: dict[str, dict[str, float]], path: str | Path) -> None:
