@@ -105,6 +105,10 @@ def test_compare_two_sets_of_clips(tmp_path, capsys):
                  "--boot", "200"]) == 0
     out = capsys.readouterr().out
     assert "8 clip pairs" in out and "a better" in out and "colour_drift" in out
+    assert "warping_error" not in out
+    assert main(["compare", str(tmp_path / "demo"), str(tmp_path / "mixed.pt"),
+                 "--boot", "200", "--motion"]) == 0
+    assert "warping_error" in capsys.readouterr().out
     torch.save({"not": "clips"}, tmp_path / "bad.pt")
     assert main(["compare", str(tmp_path / "bad.pt"), str(tmp_path / "mixed.pt")]) == 2
     assert "must hold one tensor of clips" in capsys.readouterr().err

@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--level", type=bounded(float, 0, 0.999, "a level in (0, 0.999]",
                                             low_open=True),
                     default=0.9, help="interval level (default 0.9)")
+    co.add_argument("--motion", action="store_true",
+                    help="also compare the flow-based figures (warping error, forward-backward "
+                         "disagreement, acceleration)")
     ev = sub.add_parser("eval", help="measure a set of clips: consistency and flow-based "
                                      "figures, and with --real their distances to real clips")
     ev.add_argument("clips", help="a .pt file of clips [N, 3, T, H, W], a demo folder (its "
@@ -297,7 +300,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from vdlite.metrics import compare_clips
 
     a, b = load_clips(args.a), load_clips(args.b)
-    res = compare_clips(a, b, n_boot=args.boot, level=args.level)
+    res = compare_clips(a, b, n_boot=args.boot, level=args.level, motion=args.motion)
     pct = round(100 * args.level)
     print(f"{a.shape[0]} clip pairs; a = {args.a}, b = {args.b}; lower is better")
     print(f"{'figure':24s}{'a':>9s}{'b':>9s}{'a - b':>9s}   {pct}% interval of a - b  verdict")
