@@ -39,7 +39,13 @@ import torch
 
 from vdlite.checkpoint import atomic_save
 from vdlite.data import MovingSprites, tile_videos, write_gif
-from vdlite.metrics import compare_clips, consistency_report, motion_report, psnr
+from vdlite.metrics import (
+    consistency_report,
+    motion_report,
+    paired_intervals,
+    per_clip_figures,
+    psnr,
+)
 from vdlite.train import (
     Timer,
     TrainConfig,
@@ -57,15 +63,21 @@ from vdlite.train import (
 # forward-backward disagreement, acceleration) and the distances to real clips (`distances`).
 CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_residual")
 
+MOTION_FIGURES = ("warping_error", "forward_backward", "acceleration")
+
 # The figures `video_vs_frame` compares clip by clip with intervals (`compare_clips`).
 PAIRED_FIGURES = ("warping_error", "flicker", "missing_frames", "path_residual",
                   "acceleration")
 
 
-def demo_report(clips: torch.Tensor) -> dict[str, float]:
-    """Every per-clip figure the demo reports for a set of clips: `consistency_report` and
-    `motion_report` together (means over clips; lower is better)."""
-    return {**consistency_report(clips), **motion_report(clips)}
+def demo_report(clips: torch.Tensor, per_clip: dict | None = None) -> dict[str, float]:
+    """Every figure the demo reports for a set of clips: `consistency_report` and the means
+    of `motion_figures` (lower is better). `per_clip`: the clips' `per_clip_figures(...,
+    motion=True)` if already measured, so the flows are not estimated twice."""
+    if per_clip is None:
+        return {**consistency_report(clips), **motion_report(clips)}
+    return {**consistency_report(clips),
+            **{k: float(per_clip[k].nanmean()) for k in MOTION_FIGURES}}
 
 
 def distances(reference: torch.Tensor, clips: torch.Tensor) -> dict[str, float]:
@@ -187,13 +199,15 @@ def run_demo(
     if latent:
         sets.update(latent_model=videos["latent"], vae_reconstructions=recon)
     with Timer() as t_measure:
-        results["metrics"] = {name: demo_report(clips) for name, clips in sets.items()}
+        per_clip = {name: per_clip_figures(clips, motion=True) for name, clips in sets.items()}
+        results["metrics"] = {name: demo_report(clips, per_clip[name])
+                              for name, clips in sets.items()}
         # a second set of real clips, none of them in `real`, for the distances
         reference = torch.stack([data[len(data) - 1 - num_samples - i]["video"]
                                  for i in range(num_samples)])
         results["distances"] = {name: distances(reference, clips)
                                 for name, clips in sets.items()}
-        paired = compare_clips(videos["video"], videos["frame"], motion=True)
+        paired = paired_intervals(per_clip["video_model"], per_clip["frame_by_frame"])
         results["video_vs_frame"] = {k: paired[k] for k in PAIRED_FIGURES}
     results["timings_s"]["measure"] = round(t_measure.seconds, 2)
     video_m, frame_m = results["metrics"]["video_model"], results["metrics"]["frame_by_frame"]
@@ -250,7 +264,7 @@ def flicker_scenario(model: torch.nn.Module, cfg: TrainConfig, num_samples: int 
     """
     from vdlite.transformer import set_temporal_attention
 
-    clips, figures = {}, {}
+    clips, figures, per_clip = {}, {}, {}
     for name, enabled in (("with", True), ("without", False)):
         set_temporal_attention(model, enabled)
         try:
@@ -258,8 +272,9 @@ def flicker_scenario(model: torch.nn.Module, cfg: TrainConfig, num_samples: int 
                                  progress=progress).cpu()
         finally:
             set_temporal_attention(model, True)
-        figures[name] = demo_report(clips[name])
-    paired = compare_clips(clips["with"], clips["without"], motion=True)
+        per_clip[name] = per_clip_figures(clips[name], motion=True)
+        figures[name] = demo_report(clips[name], per_clip[name])
+    paired = paired_intervals(per_clip["with"], per_clip["without"])
     return {**figures, "compare": {k: paired[k] for k in PAIRED_FIGURES}, "clips": clips}
 
 

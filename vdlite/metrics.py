@@ -324,6 +324,17 @@ def compare_clips(a: torch.Tensor, b: torch.Tensor, n_boot: int = 2000, level: f
         raise ValueError(f"need 0 < level < 1 and n_boot >= 1, got level={level}, "
                          f"n_boot={n_boot}")
     fa, fb = (per_clip_figures(x, threshold, motion) for x in (a, b))
+    return paired_intervals(fa, fb, n_boot, level, seed)
+
+
+def paired_intervals(fa: dict[str, torch.Tensor], fb: dict[str, torch.Tensor], n_boot: int = 2000,
+                     level: float = 0.9, seed: int = 0) -> dict[str, dict[str, float]]:
+    """`compare_clips` on figures already measured: fa, fb are `per_clip_figures` of two sets
+    of clips paired by index ({name: [N]} each); every name of fa is compared."""
+    missing = [name for name in fa if name not in fb or fb[name].shape != fa[name].shape]
+    if missing:
+        raise ValueError(f"fb must hold every figure of fa, one value per clip of the same "
+                         f"clips; it lacks or mismatches {missing}")
     gen = torch.Generator().manual_seed(seed)
     out = {}
     for name in fa:
