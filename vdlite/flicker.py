@@ -128,12 +128,19 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     runs, clips = [], None
-    for seed in args.seeds:
+    for seed in args.seeds:  # the files are rewritten after every seed, so a cut run keeps some
         run = run_seed(args.preset, seed, args.device, args.samples, args.sample_steps,
                        args.steps)
         run["seed"] = seed
         clips = clips or run["clips"]
         runs.append({k: v for k, v in run.items() if k != "clips"})
+        write_results(out, args, runs, clips)
+    print((out / "results.md").read_text())
+
+
+def write_results(out: Path, args: argparse.Namespace, runs: list[dict],
+                  clips: dict[str, torch.Tensor]) -> None:
+    """results.json, results.md and clips.png for the seeds run so far."""
     summary = summarise(runs)
     results = {"preset": args.preset, "device": args.device, "samples": args.samples,
                "sample_steps": args.sample_steps, "runs": runs, "summary": summary,
@@ -145,7 +152,6 @@ def main(argv: list[str] | None = None) -> None:
     atomic_write_text(report(args.preset, runs, summary, args.samples, args.device),
                       out / "results.md")
     save_clips_figure(clips, out / "clips.png")
-    print((out / "results.md").read_text())
 
 
 if __name__ == "__main__":
