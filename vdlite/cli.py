@@ -266,10 +266,15 @@ def print_paired(title: str, paired: dict[str, dict[str, float]]) -> None:
     """`compare_clips` figures as lines: means, difference, interval and verdict."""
     print(f"{title} (90% intervals):")
     for name, r in paired.items():
-        verdict = ("first better" if r["high"] < 0 else "second better" if r["low"] > 0
-                   else "cannot tell")
         print(f"  {name:22s}{r['a']:10.4f}{r['b']:10.4f}  diff {r['diff']:+.4f} "
-              f"[{r['low']:+.4f}, {r['high']:+.4f}]  {verdict} ({r['pairs']} pairs)")
+              f"[{r['low']:+.4f}, {r['high']:+.4f}]  {verdict(r, 'first', 'second')} "
+              f"({r['pairs']} pairs)")
+
+
+def verdict(r: dict[str, float], a: str = "a", b: str = "b") -> str:
+    """Which of a pair of clip sets an interval of a - b favours (lower is better)."""
+    return (f"{a} better" if r["high"] < 0 else f"{b} better" if r["low"] > 0
+            else "cannot tell")
 
 
 def load_clips(path: str, videos: dict | None = None) -> torch.Tensor:
@@ -305,10 +310,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(f"{a.shape[0]} clip pairs; a = {args.a}, b = {args.b}; lower is better")
     print(f"{'figure':24s}{'a':>9s}{'b':>9s}{'a - b':>9s}   {pct}% interval of a - b  verdict")
     for name, r in res.items():
-        verdict = ("a better" if r["high"] < 0 else "b better" if r["low"] > 0
-                   else "cannot tell")
         print(f"{name:24s}{r['a']:9.4f}{r['b']:9.4f}{r['diff']:9.4f}   "
-              f"[{r['low']:8.4f}, {r['high']:8.4f}]   {verdict} ({r['pairs']} pairs)")
+              f"[{r['low']:8.4f}, {r['high']:8.4f}]   {verdict(r)} ({r['pairs']} pairs)")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:

@@ -319,12 +319,17 @@ def _bundled(path: Path, device: str) -> ClipFeatures:
     return model.to(device).eval().requires_grad_(False)
 
 
+def feature_network(device: str = "cpu") -> ClipFeatures:
+    """The bundled `ClipFeatures` (frozen, in eval mode) on `device`, loaded once."""
+    return _bundled(WEIGHTS, str(device))
+
+
 @torch.no_grad()
 def clip_features(video: Tensor, batch: int = 64) -> Tensor:
     """Features [B, D] of clips [B, 3, T, H, W] in [-1, 1] (T >= 2): the bundled
     `ClipFeatures`' pooled vector, computed `batch` clips at a time on video's device."""
     _check_video(video, "video")
-    model = _bundled(WEIGHTS, str(video.device))
+    model = feature_network(video.device)
     return torch.cat([model(chunk.float()) for chunk in video.split(batch)])
 
 
@@ -378,7 +383,7 @@ def temporal_fid(real: Tensor, fake: Tensor, batch: int = 64) -> float:
     of 8 frames score 0.002 ± 0.0015, their frame-shuffled clips 0.39 ± 0.07).
     """
     _check_pair(real, fake)
-    model = _bundled(WEIGHTS, str(real.device))
+    model = feature_network(real.device)
     feats = [torch.cat([model.motion_features(c.float()).flatten(0, 1) for c in v.split(batch)])
              for v in (real, fake.to(real.device))]
     return frechet_distance(*feats)

@@ -202,9 +202,9 @@ def estimate_flow(a: Tensor, b: Tensor, alpha: float = 0.1, levels: int | None =
 
     What it cannot see: inside a flat region (a plain background, a sprite's interior) the
     frames say nothing about motion, and the smoothness term fills the flow in from the
-    region's edges, so a plain background near a moving sprite is given part of the sprite's
-    motion. Warping is unaffected (a flat region looks the same however it moves), but the
-    flow there is not the true motion."""
+    region's edges, so a still plain background around a moving sprite is given nearly all of
+    the sprite's motion (1.15 px of 1.20 on average, lesson 07b). Warping is unaffected (a
+    flat region looks the same however it moves), but the flow there is not the true motion."""
     _check_frames(a, "a")
     _check_frames(b, "b")
     if a.shape != b.shape:
