@@ -44,14 +44,19 @@ only near f0, and longer steps on aliased or flat texture send the estimate astr
 the limit, small alpha drove some textured translations of 2-3 px to errors of 5-10 px)."""
 
 
-def _check_frames(x: object, name: str) -> None:
+def check_floats(x: object, name: str, what: str = "frames [B, C, H, W]") -> None:
+    """Raise, in one line naming `name`, unless x is a non-empty floating-point tensor with
+    as many dimensions as `what` names ("frames [B, C, H, W]", "clips [B, C, T, H, W])."""
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of frames [B, C, H, W], got "
-                        f"{type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor of {what}, got {type(x).__name__}")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be floating point, got {x.dtype}")
-    if x.ndim != 4 or min(x.shape) < 1:
-        raise ValueError(f"{name} must be frames [B, C, H, W], got shape {tuple(x.shape)}")
+    if x.ndim != what.count(",") + 1 or min(x.shape) < 1:
+        raise ValueError(f"{name} must be {what}, got shape {tuple(x.shape)}")
+
+
+def _check_frames(x: object, name: str) -> None:
+    check_floats(x, name, "frames [B, C, H, W]")
 
 
 def _check_flow(flow: object, frames: Tensor, name: str = "flow") -> None:

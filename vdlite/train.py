@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from vdlite.checkpoint import CheckpointError, atomic_save, check_fields, load_weights, one_line
 from vdlite.diffusion import PREDICTIONS, NoiseSchedule, ddim_sample, diffusion_loss
+from vdlite.temporal_loss import TEMPORAL_LOSSES, temporal_loss
 from vdlite.unet3d import UNet3D
 
 MODES = ("video", "frame")
@@ -77,6 +78,10 @@ class TrainConfig:
     vae_spatial_factor: int = 4
     vae_latent_channels: int = 4
     vae_pad_mode: str = "replicate"
+    # a temporal term on the model's x̂_0 (`vdlite.temporal_loss`): "" (none), "flow_change"
+    # or "warp", added to the diffusion loss with weight temporal_weight (video pixel models)
+    temporal_loss: str = ""
+    temporal_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.vae_kind:
@@ -119,6 +124,31 @@ class TrainConfig:
         self.channel_mults = tuple(self.channel_mults)
         if not self.channel_mults or min(self.channel_mults) < 1:
             raise ValueError(f"channel_mults must be ints >= 1, got {self.channel_mults}")
+        self._check_temporal_loss()
+
+    def _check_temporal_loss(self) -> None:
+        """temporal_loss is one of TEMPORAL_LOSSES, set exactly when temporal_weight > 0, and
+        only for a pixel-space video model with enough frames (3 for flow_change, 2 for warp)."""
+        if self.temporal_loss not in TEMPORAL_LOSSES:
+            raise ValueError(f"temporal_loss must be one of {TEMPORAL_LOSSES}, got "
+                             f"{self.temporal_loss!r}")
+        if not (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
+            raise ValueError(f"temporal_weight must be a finite number >= 0, got "
+                             f"{self.temporal_weight}")
+        if bool(self.temporal_loss) != (self.temporal_weight > 0):
+            raise ValueError(f"temporal_loss and temporal_weight go together: a loss needs a "
+                             f"weight > 0 and a weight a loss, got temporal_loss="
+                             f"{self.temporal_loss!r}, temporal_weight={self.temporal_weight}")
+        if not self.temporal_loss:
+            return
+        if self.mode != "video" or self.vae_kind:
+            raise ValueError(f"temporal_loss={self.temporal_loss!r} needs a pixel-space video "
+                             f"model (mode='video', vae_kind=''), got mode={self.mode!r}, "
+                             f"vae_kind={self.vae_kind!r}")
+        least = 3 if self.temporal_loss == "flow_change" else 2
+        if self.frames < least:
+            raise ValueError(f"temporal_loss={self.temporal_loss!r} needs frames >= {least}, "
+                             f"got {self.frames}")
 
 
     def vae_config(self) -> VAEConfig:
@@ -234,6 +264,11 @@ def train(
     `out/model.pt` (the EMA and its config, for `load_checkpoint`), each atomically. Ctrl-C
     finishes the current step, saves, and raises `TrainingInterrupted`. `resume=True`
     continues from `out/train_state.pt` and reaches the weights an uninterrupted run would.
+    With `cfg.temporal_loss` ("flow_change" or "warp", `vdlite.temporal_loss`) the loss is
+    L_noise + temporal_weight · L_temporal(x̂_0, x0), with x̂_0 [B, C, T, H, W] the model's
+    prediction of the clean clip in the same call that gave L_noise: its output itself for
+    prediction "x0", else derived from it and x_t by the schedule (`pred_to_x0_eps`; for "eps"
+    that divides by √ᾱ_t, so the noisiest steps weigh most: "x0" or "v" suit it better).
     A step whose loss or gradient is not finite raises `TrainingDiverged` and saves nothing,
     so the last checkpoint stays as it was. `info` (plain values) goes into model.pt.
     Returns (ema_model, per-step losses).
@@ -268,12 +303,29 @@ def train(
             x0 = as_frames(x0)
         cond = None if cond is None else cond.to(device)
         null = run.model.text_encoder.null_tokens(1)[0] if cfg.text else None  # [L]
-        return diffusion_loss(run.model, x0, schedule, prediction=cfg.prediction,
+        model = _Recording(run.model) if cfg.temporal_loss else run.model
+        loss = diffusion_loss(model, x0, schedule, prediction=cfg.prediction,
                               generator=run.gen, cond=cond, null_cond=null,
                               cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0)
+        if not cfg.temporal_loss:
+            return loss
+        x0_hat = schedule.pred_to_x0_eps(model.x_t, model.t, model.out, cfg.prediction)[0]
+        return loss + cfg.temporal_weight * temporal_loss(cfg.temporal_loss, x0_hat, x0)
 
     return optimise(cfg, build, step_loss, batches, device, progress,
                     desc or f"train {cfg.mode}", folder, save_every, resume, info)
+
+
+class _Recording:
+    """A denoiser that remembers its last call: x_t, t and its output (for the temporal loss on
+    the x̂_0 of the very call `diffusion_loss` made, without changing diffusion_loss)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, *cond) -> torch.Tensor:
+        self.x_t, self.t, self.out = x_t, t, self.model(x_t, t, *cond)
+        return self.out
 
 
 def optimise(cfg, build, step_loss, batches: Iterator, device: str | torch.device,
