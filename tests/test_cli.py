@@ -145,3 +145,28 @@ def test_eval_measures_saved_clips_and_a_folder_of_videos(tmp_path, capsys):
     assert "must match" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nowhere.pt")]) == 2
     assert "no clips at" in capsys.readouterr().err
+
+
+def test_train_with_a_temporal_loss(tmp_path, capsys):
+    """--temporal-loss adds the term (with the study's weight unless --temporal-weight is
+    given), is saved with the run, and a resumed run must keep it; a weight without a loss,
+    or a loss on a frame model, is a one-line error."""
+    from vdlite.train import load_checkpoint
+
+    base = ["train", "--steps", "2", "--batch", "2", "--frames", "4", "--size", "16",
+            "--no-progress"]
+    assert main([*base, "--temporal-loss", "warp", "--out", str(tmp_path / "w")]) == 0
+    _, cfg = load_checkpoint(tmp_path / "w" / "model.pt")
+    assert (cfg.temporal_loss, cfg.temporal_weight) == ("warp", 1.0)
+    assert main([*base, "--temporal-loss", "flow_change", "--temporal-weight", "0.01",
+                 "--out", str(tmp_path / "f")]) == 0
+    _, cfg = load_checkpoint(tmp_path / "f" / "model.pt")
+    assert (cfg.temporal_loss, cfg.temporal_weight) == ("flow_change", 0.01)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "f"), "--temporal-loss", "warp"]) == 2
+    assert "--temporal-loss warp differs" in capsys.readouterr().err
+    assert main([*base, "--temporal-weight", "0.5", "--out", str(tmp_path / "x")]) == 2
+    assert "go together" in capsys.readouterr().err
+    assert main([*base, "--mode", "frame", "--temporal-loss", "warp",
+                 "--out", str(tmp_path / "y")]) == 2
+    assert "pixel-space video model" in capsys.readouterr().err

@@ -162,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--vae", metavar="MODEL_PT",
                     help="latent diffusion: denoise the latents of this trained VAE (the "
                          "model.pt of vdlite train-vae; saved with the model)")
+    tr.add_argument("--temporal-loss", choices=("flow_change", "warp"),
+                    help="add a temporal term on the predicted clean clip (lesson 07b): the "
+                         "syllabus's flow change, or the masked warping loss (default: none)")
+    tr.add_argument("--temporal-weight", type=bounded(float, 0, 1e6, "a weight > 0",
+                                                     low_open=True),
+                    help="its weight λ (default: the one lesson 07b's study used, 0.0003 for "
+                         "flow_change, 1 for warp)")
     tr.add_argument("--steps", type=positive_int, help="training steps (default: 600)")
     tr.add_argument("--batch", type=positive_int, help="clips per step (default: 8)")
     tr.add_argument("--frames", type=positive_int, help="frames per clip (default: 8)")
@@ -343,6 +350,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 TRAIN_DEFAULTS = dict(data="sprites", patch=None, temporal_radius=None, fine_patch=None,
                       prompts=False, sprites=None, stride=1,
                       **{k: getattr(TrainConfig(), k) for k in ("mode", "arch", "conv", "steps",
+                                                               "temporal_loss", "temporal_weight",
                                                                "batch", "frames", "size", "lr",
                                                                "seed")})
 
@@ -404,13 +412,19 @@ def train_config(opts: dict) -> TrainConfig:
         raise UsageError("--temporal-radius takes an int >= 0 and needs --arch dit")
     if opts["fine_patch"] is not None and opts["arch"] != "dit":
         raise UsageError("--fine-patch needs --arch dit")
+    from vdlite.temporal_loss import WEIGHTS
+
     dit = opts["arch"] == "dit"
     radius = opts["temporal_radius"] if opts["temporal_radius"] is not None else int(dit)
+    weight = opts["temporal_weight"]
+    if opts["temporal_loss"] and not weight:  # the weight of lesson 07b's study
+        weight = WEIGHTS[opts["temporal_loss"]]
     return TrainConfig(mode=opts["mode"], arch=opts["arch"], conv=opts["conv"],
                        frames=opts["frames"], size=opts["size"], batch=opts["batch"],
                        lr=opts["lr"], steps=opts["steps"], seed=opts["seed"],
                        text=opts["prompts"], patch_size=opts["patch"] or (4 if dit else 1),
-                       temporal_radius=radius, fine_patch=opts["fine_patch"] or 0)
+                       temporal_radius=radius, fine_patch=opts["fine_patch"] or 0,
+                       temporal_loss=opts["temporal_loss"], temporal_weight=weight)
 
 
 def resumed_run(path: Path, args: argparse.Namespace) -> tuple[TrainConfig, dict, int]:
