@@ -258,9 +258,10 @@ def flicker_scenario(model: torch.nn.Module, cfg: TrainConfig, num_samples: int 
     of both (`demo_report`) and their paired comparison with intervals (`compare_clips`, with
     minus without, for PAIRED_FIGURES): {"with", "without", "compare", "clips"}.
 
-    Which figure settles the scenario: `flicker` (raw change between frames) charges real
-    motion and rewards a model that blurs or loses its sprite; the warping error follows the
-    motion and charges only what changes along it.
+    Read the figures together: `flicker` (raw change between frames) charges real motion and
+    rewards a model that blurs or loses its sprite; the warping error follows the motion and
+    charges only what changes along it, but is blind to a lost sprite (`vdlite.flicker`
+    measures the scenario over seeds).
     """
     from vdlite.transformer import set_temporal_attention
 

@@ -7,10 +7,15 @@ then sample the same noise with and without its temporal attention
 bootstrap intervals over clips). Across seeds, each figure's difference (with - without) is
 summarised by its mean and a 90% Student-t interval over seeds (`vdlite.seams.mean_interval`).
 
-The figures that matter: `warping_error` charges what changes along the motion (a
-shimmering background, a sprite that changes as it moves) and not the motion itself;
-`flicker`, the raw change between frames, also charges real motion, so a model that blurs or
-drops its sprite scores well on it. `missing_frames` says how often the sprite is lost.
+The figures: `warping_error` charges what changes along the motion (a shimmering
+background, a sprite that changes as it moves) and not the motion itself, but is blind to a
+lost sprite; `flicker`, the raw change between frames, also charges real motion, so a model
+that blurs or drops its sprite scores well on it; `missing_frames` and `path_residual` say
+whether the sprite is there and on its path. Measured for `cpu-dit` (lessons/measured/
+flicker_cpu_dit, 3 seeds): flicker and acceleration favour the clips without temporal
+attention in every seed (they are nearly black), the warping error favours temporal attention
+in two seeds of three, and the sprite's path favours it in all three: no one figure settles
+the scenario.
 
     python -m vdlite.flicker --preset cpu-dit --seeds 0 1 2 --out DIR [--device cuda]
 
