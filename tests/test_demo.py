@@ -98,10 +98,16 @@ def test_flicker_study_runs_end_to_end_and_summarises_over_seeds(tmp_path):
     from vdlite.demo import PAIRED_FIGURES
     from vdlite.flicker import main
 
-    main(["--preset", "cpu-dit", "--seeds", "0", "1", "--samples", "3", "--sample-steps", "2",
-          "--steps", "3", "--out", str(tmp_path)])
+    args = ["--preset", "cpu-dit", "--samples", "3", "--sample-steps", "2", "--steps", "3",
+            "--out", str(tmp_path)]
+    main(args + ["--seeds", "0"])
+    first = json.loads((tmp_path / "results.json").read_text())["runs"]
+    main(args + ["--seeds", "0", "1", "--resume"])  # seed 0 is kept, not run again
     res = json.loads((tmp_path / "results.json").read_text())
     assert [r["seed"] for r in res["runs"]] == [0, 1]
+    assert res["runs"][0] == first[0]
+    with pytest.raises(SystemExit, match="samples=3"):
+        main([*args[:2], "--samples", "4", *args[4:], "--seeds", "2", "--resume"])
     assert set(res["summary"]) == set(PAIRED_FIGURES)
     for name, s in res["summary"].items():
         diffs = [r["compare"][name]["diff"] for r in res["runs"]]

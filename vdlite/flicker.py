@@ -17,10 +17,12 @@ attention in every seed (they are nearly black), the warping error favours tempo
 in two seeds of three, and the sprite's path favours it in all three: no one figure settles
 the scenario.
 
-    python -m vdlite.flicker --preset cpu-dit --seeds 0 1 2 --out DIR [--device cuda]
+    python -m vdlite.flicker --preset cpu-dit --seeds 0 1 2 --out DIR [--device cuda] [--resume]
 
 writes DIR/results.json (every seed's figures and paired intervals), DIR/results.md (the
 table) and DIR/clips.png (the first seed's first clips, with and without, frame by frame).
+With --resume, the seeds already in DIR/results.json (same preset, samples and sample steps)
+are kept and not run again, so a study can be spread over several calls.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 
 import torch
 
+from vdlite.backend import backend
 from vdlite.checkpoint import atomic_write_text
 from vdlite.data import MovingSprites, tile_videos
 from vdlite.demo import PAIRED_FIGURES, demo_config, demo_report, flicker_scenario
@@ -129,11 +132,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="default: the preset's")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the seeds already in OUT/results.json and run the others")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    runs, clips = [], None
+    runs = earlier_runs(out / "results.json", args) if args.resume else []
+    clips = None
     for seed in args.seeds:  # the files are rewritten after every seed, so a cut run keeps some
+        if any(r["seed"] == seed for r in runs):
+            continue
         run = run_seed(args.preset, seed, args.device, args.samples, args.sample_steps,
                        args.steps)
         run["seed"] = seed
@@ -143,20 +151,36 @@ def main(argv: list[str] | None = None) -> None:
     print((out / "results.md").read_text())
 
 
+def earlier_runs(path: Path, args: argparse.Namespace) -> list[dict]:
+    """The runs stored in `path` by an earlier call with the same preset, samples and sample
+    steps ([] if there is no such file); a file from a different study is an error."""
+    if not path.is_file():
+        return []
+    stored = json.loads(path.read_text())
+    for key in ("preset", "samples", "sample_steps"):
+        if stored[key] != getattr(args, key):
+            raise SystemExit(f"--resume: {path} has {key}={stored[key]!r}, this call "
+                             f"{getattr(args, key)!r}; use another --out")
+    return stored["runs"]
+
+
 def write_results(out: Path, args: argparse.Namespace, runs: list[dict],
-                  clips: dict[str, torch.Tensor]) -> None:
-    """results.json, results.md and clips.png for the seeds run so far."""
+                  clips: dict[str, torch.Tensor] | None) -> None:
+    """results.json, results.md and, when this call ran a seed, clips.png (of the first seed
+    it ran) for the seeds run so far."""
     summary = summarise(runs)
     results = {"preset": args.preset, "device": args.device, "samples": args.samples,
                "sample_steps": args.sample_steps, "runs": runs, "summary": summary,
-               "torch": torch.__version__, "platform": platform.platform(),
+               "backend": backend() or "default", "torch": torch.__version__,
+               "platform": platform.platform(),
                "date": time.strftime("%Y-%m-%d")}
     if torch.cuda.is_available() and args.device.startswith("cuda"):
         results["gpu"] = torch.cuda.get_device_name()
     atomic_write_text(json.dumps(results, indent=2), out / "results.json")
     atomic_write_text(report(args.preset, runs, summary, args.samples, args.device),
                       out / "results.md")
-    save_clips_figure(clips, out / "clips.png")
+    if clips is not None:
+        save_clips_figure(clips, out / "clips.png")
 
 
 if __name__ == "__main__":
