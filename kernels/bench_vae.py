@@ -26,13 +26,13 @@ import torch
 
 import vdlite.vae as vae_module
 from kernels._common import timeit
-from vdlite.conv3d import _conv3d
+from vdlite.conv3d import conv3d as im2col_conv3d
 from vdlite.vae import CausalVAE
 
 
 def im2col_conv(x, weight, bias, stride, padding, dilation):
     """`vdlite.vae.conv_fallback` through the package's im2col reference instead of cuDNN."""
-    return _conv3d(x, weight, bias, stride, tuple((p, p) for p in padding), dilation, 1)
+    return im2col_conv3d(x, weight, bias, stride, padding, dilation)
 
 
 @contextmanager

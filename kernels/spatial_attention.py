@@ -89,7 +89,7 @@ from torch import Tensor
 from triton.runtime.jit import JITFunction
 
 from kernels._common import _cdiv, _max, _precision, _sum
-from vdlite.attention import _check_qkv
+from vdlite.attention import check_qkv
 
 __all__ = ["spatial_attention"]
 
@@ -388,7 +388,7 @@ class _SpatialAttention(torch.autograd.Function):
 
 def _check_inputs(q: Tensor, k: Tensor, v: Tensor) -> None:
     """Clear errors before launching: shapes, dtypes, devices, head size."""
-    _check_qkv(q, k, v)  # the reference's checks: rank, shapes, dtype, device, D >= 1
+    check_qkv(q, k, v)  # the reference's checks: rank, shapes, dtype, device, D >= 1
     if q.dtype not in DTYPES:
         raise ValueError(
             "kernels.spatial_attention supports float16, bfloat16 and float32, got "

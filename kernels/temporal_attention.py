@@ -94,7 +94,7 @@ from torch import Tensor
 from triton.runtime.jit import JITFunction
 
 from kernels._common import _cdiv, _Launch, _max, _precision, _sum
-from vdlite.attention import _check_qkv
+from vdlite.attention import check_qkv
 from vdlite.attention import temporal_attention as _reference
 
 __all__ = ["temporal_attention"]
@@ -692,7 +692,7 @@ def _check_args(causal: bool, window: int | None) -> None:
 
 def _check_inputs(q: Tensor, k: Tensor, v: Tensor, causal: bool, window: int | None) -> None:
     """Clear errors before launching: shapes, dtypes, devices, head size, mask arguments."""
-    _check_qkv(q, k, v)  # the reference's checks: rank, shapes, dtype, device, D >= 1
+    check_qkv(q, k, v)  # the reference's checks: rank, shapes, dtype, device, D >= 1
     if q.dtype not in DTYPES:
         raise ValueError(
             "kernels.temporal_attention supports float16, bfloat16 and float32, got "

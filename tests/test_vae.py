@@ -320,7 +320,7 @@ def test_the_vaes_conv_and_the_benchmarks_ways_are_the_same_causal_conv(pad_mode
             torch.testing.assert_close(conv(x), reference, rtol=0, atol=1e-12)
             torch.testing.assert_close(chunked(), reference, rtol=0, atol=1e-12)
     calls = []
-    with way("torch"), mock.patch("kernels.bench_vae._conv3d",
+    with way("torch"), mock.patch("kernels.bench_vae.im2col_conv3d",
                                   side_effect=lambda *a: calls.append(1) or reference):
         conv(x)
     assert calls, "bench_vae's 'torch' way must run the im2col reference"

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "check_qkv",
     "cross_attention",
     "full_attention",
     "neighbourhood_temporal_attention",
@@ -73,7 +74,7 @@ def _check_same(named: dict[str, Tensor]) -> None:
             )
 
 
-def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
+def check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
     """Three ``[B, T, S, heads, D]`` tensors of one shape, dtype and device, with D >= 1."""
     for name, x in (("q", q), ("k", k), ("v", v)):
         _check_tensor(name, x, 5, TOKENS)
@@ -124,7 +125,7 @@ def spatial_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
     q, k, v: ``[B, T, S, heads, D]`` (strided views are fine) -> ``[B, T, S, heads, D]``.
     """
-    _check_qkv(q, k, v)
+    check_qkv(q, k, v)
     scores = torch.einsum("btshd,btrhd->bthsr", q, k) / math.sqrt(q.shape[-1])  # [B,T,h,S,S]
     weights = torch.softmax(scores, dim=-1)  # rows sum to 1 over the S keys r
     return torch.einsum("bthsr,btrhd->btshd", weights, v)  # [B, T, S, heads, D]
@@ -141,7 +142,7 @@ def temporal_attention(
 
     q, k, v: ``[B, T, S, heads, D]`` (strided views are fine) -> ``[B, T, S, heads, D]``.
     """
-    _check_qkv(q, k, v)
+    check_qkv(q, k, v)
     allowed = temporal_mask(q.shape[1], causal, window, q.device)  # [T, T]
     scores = torch.einsum("btshd,bushd->bshtu", q, k) / math.sqrt(q.shape[-1])  # [B,S,h,T,T]
     scores = scores.masked_fill(~allowed, float("-inf"))
@@ -157,7 +158,7 @@ def full_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
     q, k, v: ``[B, T, S, heads, D]`` (strided views are fine) -> ``[B, T, S, heads, D]``.
     """
-    _check_qkv(q, k, v)
+    check_qkv(q, k, v)
     B, T, S, heads, D = q.shape
     scores = torch.einsum("btshd,burhd->bhtsur", q, k) / math.sqrt(D)  # [B, h, T, S, T, S]
     weights = torch.softmax(scores.reshape(B, heads, T, S, T * S), dim=-1)
@@ -238,7 +239,7 @@ def windowed_temporal_attention(
     q, k, v: ``[B, T, S, heads, D]`` (strided views are fine); window: int >= 0
     -> ``[B, T, S, heads, D]`` (a transposed view of a time-major result).
     """
-    _check_qkv(q, k, v)
+    check_qkv(q, k, v)
     if isinstance(window, bool) or not isinstance(window, int) or window < 0:
         raise ValueError(f"window must be an int >= 0, got window={window!r}")
     T, D = q.shape[1], q.shape[-1]
@@ -297,7 +298,7 @@ def neighbourhood_temporal_attention(
     q, k, v: ``[B, T, S, heads, D]`` (strided views are fine), hw: ``(H, W)`` with H*W = S,
     radius: int >= 0 -> ``[B, T, S, heads, D]``.
     """
-    _check_qkv(q, k, v)
+    check_qkv(q, k, v)
     if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
         raise ValueError(f"radius must be an int >= 0, got radius={radius!r}")
     B, T, S, heads, D = q.shape

@@ -2,8 +2,10 @@
 
 ``vdlite`` is pure PyTorch and never needs Triton to import. Three ops have a Triton kernel in
 the ``kernels`` package (lesson 04): spatial attention, per-position temporal attention and
-the 3D convolution. For each call, ``kernels_for(x)`` decides from the ``VDLITE_BACKEND``
-environment variable, read at every call so a test or a notebook can switch it:
+the 3D convolution. This module is the one place that chooses: ``vdlite`` calls
+``backend.spatial_attention``, ``backend.temporal_attention`` and ``backend.conv3d``, which
+run the kernel or the reference as the ``VDLITE_BACKEND`` environment variable says (read at
+every call, so a test or a notebook can switch it):
 
 - unset (the default): the kernels for CUDA tensors when Triton is installed, the references
   otherwise, and the references for shapes a kernel does not take (e.g. head dim 16 in
@@ -18,11 +20,13 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from types import ModuleType
 
 from torch import Tensor
 
-__all__ = ["BACKENDS", "backend", "kernels_for"]
+__all__ = ["BACKENDS", "backend", "conv3d", "kernels_for", "spatial_attention",
+           "temporal_attention"]
 
 BACKENDS = ("torch", "triton")
 
@@ -62,3 +66,46 @@ def kernels_for(x: Tensor) -> tuple[ModuleType | None, bool]:
                                f"CPU with TRITON_INTERPRET=1; got a tensor on {x.device}")
         return _kernels(required=True), True
     return (_kernels(required=False) if x.is_cuda else None), False
+
+
+def _chosen(x: Tensor, takes: Callable[[ModuleType], bool]) -> ModuleType | None:
+    """The kernels module if it runs this call, else None: the kernel runs when the backend
+    forces it, or by default when it `takes` the call (dtype, head dim, padding, ...)."""
+    kernels, forced = kernels_for(x)
+    if kernels is not None and (forced or takes(kernels)):
+        return kernels
+    return None
+
+
+def spatial_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """``kernels.spatial_attention`` or ``vdlite.attention.spatial_attention`` (same maths):
+    q, k, v ``[B, T, S, heads, D]`` -> ``[B, T, S, heads, D]``, attention over S."""
+    kernels = _chosen(q, lambda m: m.takes_attention("spatial", q))
+    if kernels is not None:
+        return kernels.spatial_attention(q, k, v)
+    from vdlite import attention
+    return attention.spatial_attention(q, k, v)
+
+
+def temporal_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False,
+                       window: int | None = None) -> Tensor:
+    """``kernels.temporal_attention`` or ``vdlite.attention.temporal_attention``: attention
+    over T at each of the S positions, with the causal and window masks."""
+    kernels = _chosen(q, lambda m: m.takes_attention("temporal", q))
+    if kernels is not None:
+        return kernels.temporal_attention(q, k, v, causal, window)
+    from vdlite import attention
+    return attention.temporal_attention(q, k, v, causal, window)
+
+
+def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: object, padding: object,
+           reference: Callable[[], Tensor], dilation: object = 1, groups: int = 1,
+           causal: bool = False, pad_mode: str = "zeros") -> Tensor:
+    """``kernels.conv3d(x, weight, bias, stride, padding, causal, pad_mode, dilation)`` where
+    the kernel runs this convolution, else ``reference()``: the caller's own PyTorch way to
+    compute the same output (its padding, its cache), called with no arguments."""
+    kernels = _chosen(x, lambda m: m.takes_conv3d(x, padding, dilation, groups))
+    if kernels is None:
+        return reference()
+    return kernels.conv3d(x, weight, bias, stride, padding, causal, pad_mode, dilation=dilation,
+                          groups=groups)

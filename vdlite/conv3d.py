@@ -459,14 +459,12 @@ class Conv3d(nn.Module):
             nn.init.uniform_(self.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
 
     def forward(self, x: Tensor) -> Tensor:
-        kernels, forced = backend.kernels_for(x)  # the Triton kernel on CUDA (vdlite.backend)
-        if kernels is not None and (forced or kernels.takes_conv3d(
-                x, self.padding, self.dilation, self.groups)):
-            return kernels.conv3d(x, self.weight, self.bias, self.stride, self.padding,
-                                  dilation=self.dilation, groups=self.groups)
-        return conv3d(
-            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
-        )
+        def reference() -> Tensor:
+            return conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                          self.groups)
+
+        return backend.conv3d(x, self.weight, self.bias, self.stride, self.padding, reference,
+                              self.dilation, self.groups)  # the Triton kernel on CUDA
 
     def extra_repr(self) -> str:
         return (
@@ -521,11 +519,13 @@ class CausalConv3d(Conv3d):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_operands(x, self.weight, self.bias, 1)
-        kernels, forced = backend.kernels_for(x)  # the padding fused, no padded copy
-        if kernels is not None and (forced or kernels.takes_conv3d(x, 0, self.dilation, 1)):
-            hw_pad = (self.pads[1][0], self.pads[2][0])
-            return kernels.conv3d(x, self.weight, self.bias, self.stride, hw_pad, True,
-                                  self.pad_mode, dilation=self.dilation)
+        hw_pad = (self.pads[1][0], self.pads[2][0])
+        return backend.conv3d(x, self.weight, self.bias, self.stride, hw_pad,
+                              lambda: self._reference(x), self.dilation, causal=True,
+                              pad_mode=self.pad_mode)  # on CUDA the kernel fuses the padding
+
+    def _reference(self, x: Tensor) -> Tensor:
+        """The causal conv by the package's im2col conv3d, time padded as the class says."""
         pads = self.pads
         if self.pad_mode == "replicate":  # frame 0, copied (kT-1)·d_T times before itself
             x = F.pad(x, (0, 0, 0, 0, self.time_pad, 0), mode="replicate")

@@ -70,16 +70,11 @@ def attend(q: Tensor, k: Tensor, v: Tensor, axis: str, causal: bool = False,
     tensors by default; ``VDLITE_BACKEND=torch|triton`` overrides), the reference functions
     of ``vdlite.attention`` otherwise, and for the neighbourhood, which has no kernel.
     """
-    kernels, forced = backend.kernels_for(q)
-    if kernels is not None and not radius and (forced or kernels.takes_attention(axis, q)):
-        if axis == "spatial":
-            return kernels.spatial_attention(q, k, v)
-        return kernels.temporal_attention(q, k, v, causal, window)
     if axis == "spatial":
-        return attention.spatial_attention(q, k, v)
+        return backend.spatial_attention(q, k, v)
     if radius:
         return attention.neighbourhood_temporal_attention(q, k, v, hw, radius, causal, window)
-    return attention.temporal_attention(q, k, v, causal, window)
+    return backend.temporal_attention(q, k, v, causal, window)
 
 
 def patchify(x: Tensor, p: int) -> Tensor:

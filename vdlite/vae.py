@@ -76,11 +76,8 @@ class StreamingCausalConv3d(CausalConv3d):
     """
 
     def forward(self, x: Tensor, cache: Cache | None = None) -> Tensor:  # type: ignore[override]
-        if cache is None:
-            kernels, forced = backend.kernels_for(x)
-            if kernels is not None and (forced or kernels.takes_conv3d(x, 0, self.dilation, 1)):
-                return super().forward(x)  # the Triton kernel, causal padding fused
-            return self._conv_padded(self._time_padded(x))
+        if cache is None:  # on CUDA the Triton kernel, causal padding fused
+            return super().forward(x)
         P, s = self.time_pad, self.stride[0]
         seen, held = cache.get(self, (0, None))
         if held is None:  # the first chunk: the causal padding
@@ -103,12 +100,13 @@ class StreamingCausalConv3d(CausalConv3d):
         """The conv of frames already padded in time (H and W get their 'same' zeros here):
         the Triton kernel on CUDA, else ``conv_fallback``."""
         pad_hw = (0, self.pads[1][0], self.pads[2][0])
-        kernels, forced = backend.kernels_for(window)  # the Triton conv3d on CUDA
-        if kernels is not None and (forced or kernels.takes_conv3d(window, pad_hw,
-                                                                   self.dilation, 1)):
-            return kernels.conv3d(window, self.weight, self.bias, self.stride, pad_hw,
-                                  dilation=self.dilation)
-        return conv_fallback(window, self.weight, self.bias, self.stride, pad_hw, self.dilation)
+        return backend.conv3d(window, self.weight, self.bias, self.stride, pad_hw,
+                              lambda: conv_fallback(window, self.weight, self.bias, self.stride,
+                                                    pad_hw, self.dilation), self.dilation)
+
+    def _reference(self, x: Tensor) -> Tensor:
+        """Without a kernel: the time padding, then ``conv_fallback`` (F.conv3d)."""
+        return self._conv_padded(self._time_padded(x))
 
     def _empty_output(self, x: Tensor) -> Tensor:
         (_, (ph, _), (pw, _)), (_, kH, kW) = self.pads, self.kernel_size
