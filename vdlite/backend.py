@@ -23,9 +23,10 @@ import os
 from collections.abc import Callable
 from types import ModuleType
 
+import torch
 from torch import Tensor
 
-__all__ = ["BACKENDS", "backend", "conv3d", "kernels_for", "spatial_attention",
+__all__ = ["BACKENDS", "autocast_operands", "backend", "conv3d", "kernels_for", "spatial_attention",
            "temporal_attention"]
 
 BACKENDS = ("torch", "triton")
@@ -98,14 +99,28 @@ def temporal_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False,
     return attention.temporal_attention(q, k, v, causal, window)
 
 
+def autocast_operands(x: Tensor, weight: Tensor, bias: Tensor | None
+                      ) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Under ``torch.autocast`` a convolution runs in the autocast dtype, as ``F.conv3d`` does
+    (bf16 activations meet float32 weights): x, weight and bias cast to it. Otherwise, and for
+    float64 inputs (which autocast leaves alone), unchanged."""
+    device = x.device.type
+    if not torch.is_autocast_enabled(device) or x.dtype == torch.float64:
+        return x, weight, bias
+    dtype = torch.get_autocast_dtype(device)
+    return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
+
+
 def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: object, padding: object,
-           reference: Callable[[], Tensor], dilation: object = 1, groups: int = 1,
-           causal: bool = False, pad_mode: str = "zeros") -> Tensor:
+           reference: Callable[[Tensor, Tensor, Tensor | None], Tensor], dilation: object = 1,
+           groups: int = 1, causal: bool = False, pad_mode: str = "zeros") -> Tensor:
     """``kernels.conv3d(x, weight, bias, stride, padding, causal, pad_mode, dilation)`` where
-    the kernel runs this convolution, else ``reference()``: the caller's own PyTorch way to
-    compute the same output (its padding, its cache), called with no arguments."""
+    the kernel runs this convolution, else ``reference(x, weight, bias)``: the caller's own
+    PyTorch way to compute the same output (its padding, its cache). Under autocast both get
+    the operands in the autocast dtype (``autocast_operands``)."""
+    x, weight, bias = autocast_operands(x, weight, bias)
     kernels = _chosen(x, lambda m: m.takes_conv3d(x, padding, dilation, groups))
     if kernels is None:
-        return reference()
+        return reference(x, weight, bias)
     return kernels.conv3d(x, weight, bias, stride, padding, causal, pad_mode, dilation=dilation,
                           groups=groups)

@@ -349,10 +349,12 @@ def conv3d(
     The output keeps x's memory format, as F.conv3d does: channels_last_3d in, channels_last_3d
     out, otherwise contiguous.
 
-    Raises ValueError, naming the argument, for a wrong rank, channels not matching groups,
+    Under ``torch.autocast`` the operands are cast to the autocast dtype first, as F.conv3d's
+    are. Raises ValueError, naming the argument, for a wrong rank, channels not matching groups,
     x/weight/bias dtype or device mismatch, a bias of the wrong shape, stride or dilation
     < 1, negative padding, or a kernel longer than the padded input.
     """
+    x, weight, bias = backend.autocast_operands(x, weight, bias)  # as F.conv3d under autocast
     _check_operands(x, weight, bias, groups)
     stride, dilation = _triple(stride, "stride"), _triple(dilation, "dilation")
     pads = _resolve_padding(padding, tuple(weight.shape[2:]), stride, dilation)
@@ -459,9 +461,8 @@ class Conv3d(nn.Module):
             nn.init.uniform_(self.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
 
     def forward(self, x: Tensor) -> Tensor:
-        def reference() -> Tensor:
-            return conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                          self.groups)
+        def reference(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+            return conv3d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
         return backend.conv3d(x, self.weight, self.bias, self.stride, self.padding, reference,
                               self.dilation, self.groups)  # the Triton kernel on CUDA
@@ -518,19 +519,19 @@ class CausalConv3d(Conv3d):
         self.pads: Pads3 = ((self.time_pad, 0), (ph, ph), (pw, pw))
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_operands(x, self.weight, self.bias, 1)
+        _check_operands(*backend.autocast_operands(x, self.weight, self.bias), 1)
         hw_pad = (self.pads[1][0], self.pads[2][0])
-        return backend.conv3d(x, self.weight, self.bias, self.stride, hw_pad,
-                              lambda: self._reference(x), self.dilation, causal=True,
+        return backend.conv3d(x, self.weight, self.bias, self.stride, hw_pad, self._reference,
+                              self.dilation, causal=True,
                               pad_mode=self.pad_mode)  # on CUDA the kernel fuses the padding
 
-    def _reference(self, x: Tensor) -> Tensor:
+    def _reference(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         """The causal conv by the package's im2col conv3d, time padded as the class says."""
         pads = self.pads
         if self.pad_mode == "replicate":  # frame 0, copied (kT-1)·d_T times before itself
-            x = F.pad(x, (0, 0, 0, 0, self.time_pad, 0), mode="replicate")
+            x = F.pad(x, (0, 0, 0, 0, self.time_pad, 0), mode="replicate").to(x.dtype)  # autocast
             pads = ((0, 0), *pads[1:])  # time is padded: x is [B, C, T + (kT-1)·d_T, H, W]
-        return _conv3d(x, self.weight, self.bias, self.stride, pads, self.dilation, 1)
+        return _conv3d(x, weight, bias, self.stride, pads, self.dilation, 1)
 
     def extra_repr(self) -> str:
         return (

@@ -100,11 +100,13 @@ class StreamingCausalConv3d(CausalConv3d):
         """The conv of frames already padded in time (H and W get their 'same' zeros here):
         the Triton kernel on CUDA, else ``conv_fallback``."""
         pad_hw = (0, self.pads[1][0], self.pads[2][0])
-        return backend.conv3d(window, self.weight, self.bias, self.stride, pad_hw,
-                              lambda: conv_fallback(window, self.weight, self.bias, self.stride,
-                                                    pad_hw, self.dilation), self.dilation)
+        def reference(window: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+            return conv_fallback(window, weight, bias, self.stride, pad_hw, self.dilation)
 
-    def _reference(self, x: Tensor) -> Tensor:
+        return backend.conv3d(window, self.weight, self.bias, self.stride, pad_hw, reference,
+                              self.dilation)
+
+    def _reference(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         """Without a kernel: the time padding, then ``conv_fallback`` (F.conv3d)."""
         return self._conv_padded(self._time_padded(x))
 
