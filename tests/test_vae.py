@@ -99,6 +99,21 @@ def test_chunked_encode_and_decode_equal_the_whole_clip(pad_mode, chunk):
                                rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("cuts", [[1, 4, 12], [9, 8], [5, 4, 4, 4]])
+def test_encode_stream_equals_the_whole_clip_wherever_the_cuts_fall(cuts):
+    """Pieces of uneven length (1 + 4c first, multiples of 4 after): float64, 1e-10."""
+    vae = randomised(CausalVAE(base_channels=8, spatial_factor=4, pad_mode="zeros"))
+    x = clip(17, 12, 20)
+    streamed = vae.encode_stream(list(x.split(cuts, dim=2)))
+    whole = vae.encode(x)
+    torch.testing.assert_close(streamed.mean, whole.mean, rtol=0, atol=1e-10)
+    torch.testing.assert_close(streamed.logvar, whole.logvar, rtol=0, atol=1e-10)
+    for bad, where in (([], "at least one"), (list(x.split([4, 13], dim=2)), r"pieces\[0\]"),
+                       (list(x.split([5, 6, 6], dim=2)), r"pieces\[1\].*multiple of 4")):
+        with pytest.raises(ValueError, match=where):
+            vae.encode_stream(bad)
+
+
 def test_chunked_float32_matches_within_float_rounding():
     vae = CausalVAE(base_channels=8, spatial_factor=8)
     x = clip(9, 16, 24).float()

@@ -309,7 +309,27 @@ class CausalVAE(nn.Module):
         """
         self.check_clip(x)
         pieces = self._chunks(x, self.temporal_factor, chunk)
-        h = self._stream(self.encoder, pieces, chunk is not None)
+        return self._posterior(self._stream(self.encoder, pieces, chunk is not None))
+
+    def encode_stream(self, pieces: list[Tensor]) -> Posterior:
+        """q(z | x) for a clip that arrives in consecutive pieces along T, x = cat(pieces, T):
+        each causal conv's cache is carried from piece to piece, so the result equals
+        ``encode(x)`` (float rounding) wherever the cuts fall. The first piece holds
+        1 + f·c frames and each later one a multiple of f (f = temporal_factor), so that
+        every piece completes whole latent frames."""
+        if not pieces:
+            raise ValueError("pieces must hold at least one clip piece")
+        f = self.temporal_factor
+        for i, piece in enumerate(pieces):
+            frames = piece.shape[2] if isinstance(piece, Tensor) and piece.dim() == 5 else None
+            if frames is None or frames % f != (1 % f if i == 0 else 0) or frames == 0:
+                wanted = f"1 + {f}c frames" if i == 0 else f"a positive multiple of {f} frames"
+                raise ValueError(f"pieces[{i}] must be a clip [B, C, T, H, W] of {wanted}, got "
+                                 f"{_describe(piece)}")
+        self.check_clip(pieces[0][:, :, :1])  # channels, height and width
+        return self._posterior(self._stream(self.encoder, list(pieces), True))
+
+    def _posterior(self, h: Tensor) -> Posterior:
         mean, logvar = h.chunk(2, dim=1)
         return Posterior(mean, logvar.clamp(*self.logvar_range))
 
