@@ -22,6 +22,7 @@ with skip connections from the encoder to the decoder at each resolution.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -250,7 +251,16 @@ class UNet3D(nn.Module):
         if t.shape != (x.shape[0],):
             raise ValueError(f"t must have shape [B]=[{x.shape[0]}], got {tuple(t.shape)}")
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor,
+                skip_residuals: Sequence[torch.Tensor] | None = None,
+                mid_residual: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, C, T, H, W], t [B] -> prediction [B, C, T, H, W].
+
+        `skip_residuals` (one tensor per skip connection, in the encoder's order: the stem's
+        output, then each down layer's) and `mid_residual` (the middle block's output shape)
+        are added to the skips and to the middle block's output before the decoder reads
+        them: the hook through which a ControlNet (`vdlite.controlnet`) steers the network.
+        """
         self.check_input(x, t)
         emb = self.time_mlp(timestep_embedding(t, self.base_channels).to(x.dtype))  # [B, E]
         h = self.stem(x)  # [B, base, T, H, W]
@@ -260,6 +270,13 @@ class UNet3D(nn.Module):
             skips.append(h)
         for layer in self.mid:
             h = layer(h, emb)
+        if skip_residuals is not None:
+            if len(skip_residuals) != len(skips):
+                raise ValueError(f"skip_residuals must hold {len(skips)} tensors (one per skip "
+                                 f"connection), got {len(skip_residuals)}")
+            skips = [s + r for s, r in zip(skips, skip_residuals, strict=True)]
+        if mid_residual is not None:
+            h = h + mid_residual
         for layer in self.up:
             if isinstance(layer, ResBlock3d):
                 h = layer(torch.cat([h, skips.pop()], dim=1), emb)
