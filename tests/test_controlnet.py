@@ -89,6 +89,15 @@ def test_the_base_is_frozen_and_gradients_reach_the_control_branch_step_by_step(
     assert not torch.equal(model(x, t, depth), base(x, t))
 
 
+def test_the_copy_trains_even_when_the_base_was_frozen_first():
+    """A trained base is usually loaded and frozen before the control branch is built from it:
+    the deep copy must not inherit requires_grad False, or only the joins would ever train."""
+    base = random_base(3).requires_grad_(False)
+    control = ControlNet3D(base)
+    assert all(p.requires_grad for p in control.parameters())
+    assert not any(p.requires_grad for p in base.parameters())
+
+
 def reference_forward(net: UNet3D, x, t, residuals, mid_residual):
     """UNet3D's forward written out, adding residuals[i] to skip i (encoder order) and
     mid_residual to the middle block's output: the oracle for the base's hook."""

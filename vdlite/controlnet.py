@@ -67,8 +67,8 @@ class DepthEncoder(nn.Module):
 
 class ControlNet3D(nn.Module):
     """The trainable copy of a `UNet3D`'s encoder (time embedding, stem, down path, middle),
-    initialised from the base's weights, plus a `DepthEncoder` and one zero conv per skip
-    connection and one for the middle block.
+    initialised from the base's weights (and trainable even when the base is already frozen),
+    plus a `DepthEncoder` and one zero conv per skip connection and one for the middle block.
 
     forward(x [B, C, T, H, W], t [B], depth [B, 1, T, H, W]) -> (skip_residuals, mid_residual):
     a list with one tensor per skip of the base (its shape; the encoder's order) and a tensor
@@ -85,7 +85,7 @@ class ControlNet3D(nn.Module):
                              f"the stem at full resolution), got {base.patch_size}")
         self.base_channels = base.base_channels
         for name in ("time_mlp", "stem", "down", "mid"):
-            setattr(self, name, copy.deepcopy(getattr(base, name)))
+            setattr(self, name, copy.deepcopy(getattr(base, name)).requires_grad_(True))
         self.hint = DepthEncoder(base.base_channels, hint_hidden)
         channels = [base.base_channels] + [_out_channels(layer) for layer in base.down]
         self.zero_convs = nn.ModuleList(zero_conv(c) for c in channels)
