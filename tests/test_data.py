@@ -583,3 +583,17 @@ def test_video_folder_errors(tmp_path):
         VideoFolder(tmp_path / "short", stride=0)
     short_ok = VideoFolder(tmp_path / "short", frames=3, stride=2)  # 5 // 6 = 0, 7 // 6 = 1
     assert short_ok.clips == [(1, 0)]
+
+
+def test_models_and_metrics_need_neither_the_dataset_nor_the_other_denoiser():
+    """The sprites' words live in vdlite.vocabulary and the timestep embedding in
+    vdlite.diffusion, so text, metrics, features and the DiT import no dataset, and the DiT
+    does not import the U-Net (a fresh interpreter, so nothing was imported before)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import vdlite.metrics, vdlite.text, vdlite.features, "
+            "vdlite.transformer; print(sorted(m for m in ('vdlite.data', 'vdlite.unet3d') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

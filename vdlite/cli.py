@@ -289,7 +289,7 @@ def load_clips(path: str, videos: dict | None = None) -> torch.Tensor:
     With `videos` (VideoFolder's frames and size), a video file or a folder without
     video_samples.pt is read as videos and cut into clips instead."""
     from vdlite.checkpoint import load_weights
-    from vdlite.data import VideoFolder
+    from vdlite.video_io import VideoFolder
 
     p = Path(path)
     if videos is not None and p.exists() and p.suffix != ".pt" and not (
@@ -468,8 +468,9 @@ def check_model_takes(cfg: TrainConfig) -> None:
 
 def train_batches(cfg: TrainConfig, opts: dict):
     """The batches `vdlite train` draws: moving sprites, or clips of the videos in a folder."""
-    from vdlite.data import MovingSprites, VideoFolder
+    from vdlite.data import MovingSprites
     from vdlite.train import caption_batches, clip_batches
+    from vdlite.video_io import VideoFolder
 
     if opts["data"] == "sprites":
         sprites = opts["sprites"] or (1 if cfg.text else (1, 3))
@@ -507,7 +508,7 @@ def cmd_train_vae(args: argparse.Namespace) -> None:
     from dataclasses import asdict
 
     from vdlite.checkpoint import check_fields
-    from vdlite.data import MovingSprites, VideoFolder
+    from vdlite.data import MovingSprites
     from vdlite.train import (
         MODEL_FILE,
         STATE_FILE,
@@ -516,6 +517,7 @@ def cmd_train_vae(args: argparse.Namespace) -> None:
         load_train_state,
         train_vae,
     )
+    from vdlite.video_io import VideoFolder
 
     device = check_device(args.device)
     if args.data not in (None, "sprites"):
@@ -561,9 +563,9 @@ def cmd_train_vae(args: argparse.Namespace) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> None:
     from vdlite.checkpoint import atomic_save
-    from vdlite.data import tile_videos, write_gif, write_mp4
     from vdlite.text import WORDS, Tokenizer
     from vdlite.train import load_checkpoint, sample
+    from vdlite.video_io import tile_videos, write_gif, write_mp4
 
     device = check_device(args.device)
     if args.prompt is not None and not Tokenizer().words(args.prompt):
@@ -606,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Show the course's own warnings (a skipped video) as one line, others as Python does."""
-    from vdlite.data import SkippedVideoWarning
+    from vdlite.video_io import SkippedVideoWarning
 
     if issubclass(category, SkippedVideoWarning):
         print(f"vdlite: warning: {message}", file=sys.stderr)

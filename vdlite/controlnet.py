@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vdlite.conv3d import Conv3d
-from vdlite.diffusion import NoiseSchedule, ddim_sample, diffusion_loss
-from vdlite.unet3d import ResBlock3d, UNet3D, timestep_embedding, zero_init
+from vdlite.diffusion import NoiseSchedule, ddim_sample, diffusion_loss, timestep_embedding
+from vdlite.unet3d import ResBlock3d, UNet3D, zero_init
 
 
 def zero_conv(channels: int) -> Conv3d:

@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from vdlite.checkpoint import atomic_save
-from vdlite.data import MovingSprites, tile_videos, write_gif
+from vdlite.data import MovingSprites
 from vdlite.metrics import (
     consistency_report,
     motion_report,
@@ -57,6 +57,7 @@ from vdlite.train import (
     train,
     train_vae,
 )
+from vdlite.video_io import tile_videos, write_gif
 
 # The four figures the demo compares; `complete_path_residual`, `missing_frames` and `flicker`
 # are reported beside them, and the flow-based figures of `motion_report` (warping error,

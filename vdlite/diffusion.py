@@ -4,7 +4,8 @@ guidance.
 
 Timesteps are integers t = 0..N−1, t = 0 the least noisy; ᾱ_{−1} = 1 stands for clean data.
 Data x_0 is any tensor [B, ...]: videos [B, C, T, H, W], single frames [B, C, 1, H, W].
-A denoiser is a callable model(x_t, t) or model(x_t, t, cond) -> prediction of x_t's shape.
+A denoiser is a callable model(x_t, t) or model(x_t, t, cond) -> prediction of x_t's shape;
+`timestep_embedding` is how the course's denoisers read t.
 """
 
 from __future__ import annotations
@@ -25,6 +26,19 @@ PREDICTIONS = ("eps", "v", "x0")
 def _bcast(values: Tensor, x: Tensor) -> Tensor:
     """[B] → [B, 1, ..., 1] to broadcast over x [B, ...], in x's dtype and device."""
     return values.view(-1, *(1,) * (x.dim() - 1)).to(device=x.device, dtype=x.dtype)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Sinusoidal embedding of integer timesteps, as in the Transformer and DDPM: how a
+    denoiser (`UNet3D`, `VideoDiT`, a ControlNet's copy) is told the noise level.
+
+    emb[b, i] = cos(t_b * f_i) for i < dim/2 and sin(t_b * f_{i - dim/2}) after, with
+    frequencies f_i = max_period^(-i / (dim/2)).  t: [B] -> [B, dim].
+    """
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
+    angles = t.float()[:, None] * freqs[None]  # [B, half]
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)
 
 
 class NoiseSchedule:

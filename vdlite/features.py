@@ -36,6 +36,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +44,10 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from vdlite.checkpoint import atomic_save, check_fields, load_weights
-from vdlite.data import COLOUR_NAMES, SHAPES, MovingSprites
+from vdlite.vocabulary import COLOUR_NAMES, SHAPES
+
+if TYPE_CHECKING:
+    from vdlite.data import MovingSprites
 from vdlite.metrics import _check_video
 
 WEIGHTS = Path(__file__).parent / "assets" / "clip_features.pt"
@@ -254,6 +258,8 @@ def train_clip_features(steps: int = 3000, seed: int = 0, batch: int = 32, lr: f
     shape and colour (cross-entropy), its frame-0 velocity (squared error, px/frame) and the
     frame order (cross-entropy). Adam with a cosine decay of `lr`, gradients clipped at 1.
     Returns the model and its held-out scores (`evaluate` on `num_eval` clips of seed + 1)."""
+    from vdlite.data import MovingSprites  # the training data; the metric itself needs none
+
     if steps < 1 or batch < 1:
         raise ValueError(f"steps and batch must be >= 1, got {steps} and {batch}")
     with torch.random.fork_rng(devices=[]):  # seeded weights, the global generator untouched

@@ -38,10 +38,11 @@ import torch
 
 from vdlite.backend import backend
 from vdlite.checkpoint import atomic_write_text
-from vdlite.data import MovingSprites, tile_videos
+from vdlite.data import MovingSprites
 from vdlite.demo import PAIRED_FIGURES, demo_config, demo_report, flicker_scenario
 from vdlite.seams import mean_interval
 from vdlite.train import Timer, clip_batches, train
+from vdlite.video_io import tile_videos
 
 
 def run_seed(preset: str, seed: int, device: str, samples: int, sample_steps: int,

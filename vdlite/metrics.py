@@ -364,8 +364,7 @@ def describe_sprites(video: torch.Tensor, threshold: float = 0.4) -> list[dict[s
     found in fewer than 2 frames. Used to score whether samples follow their prompts.
     """
     _check_video(video)
-    from vdlite.data import COLOUR_NAMES, PALETTE
-    from vdlite.text import path_direction
+    from vdlite.vocabulary import COLOUR_NAMES, PALETTE, path_direction
 
     video = video.detach().float().cpu()
     masks = sprite_masks(video, threshold)

@@ -749,7 +749,7 @@ def write_results(out, rows: list[dict], shown: dict[str, Tensor], env: dict,
                   weights: dict[str, float], costs: dict, args) -> None:
     """results.json (every run, the sizes, the environment) and samples.gif (real clips on top,
     then each variant's first 8 samples at the first seed) in `out`, then `render`."""
-    from vdlite.data import tile_videos, write_gif
+    from vdlite.video_io import tile_videos, write_gif
 
     real_clips = torch.stack([it["video"] for it in held_out(args.num_samples)])
     sizes = {"steps": rows[0]["config"]["steps"], "seeds": list(args.seeds),

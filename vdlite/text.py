@@ -15,14 +15,13 @@ Directions are in image coordinates: x grows to the right, y grows downwards.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from vdlite.data import COLOUR_NAMES, SHAPES
+from vdlite.vocabulary import COLOUR_NAMES, DIRECTIONS, SHAPES, direction_name, path_direction
 
 __all__ = [
     "DIRECTIONS",
@@ -34,40 +33,11 @@ __all__ = [
     "path_direction",
 ]
 
-DIRECTIONS: tuple[str, ...] = ("right", "down", "left", "up")
-"""Motion directions, by the angle of (dx, dy) in image coordinates: 0, 90, 180, 270 degrees."""
-
 PAD, NULL, UNK = "<pad>", "<null>", "<unk>"
 SPECIALS = (PAD, NULL, UNK)
 WORDS = ("a", "an", "and", "moving", *COLOUR_NAMES, *SHAPES, *DIRECTIONS)
 MAX_TOKENS = 17
 """Tokens in the longest caption: three sprites, 5 words each, joined by two 'and's."""
-
-
-def direction_name(dx: float, dy: float) -> str:
-    """The nearest of the four directions to the displacement (dx, dy), image coordinates.
-
-    angle = atan2(dy, dx) (y down, so 90 degrees is "down"); the name is
-    DIRECTIONS[round(angle / 90 degrees) mod 4]. An exact diagonal is a tie, settled by
-    Python's round (half to even): (1, 1) is "right", (-1, 1) is "left".
-    """
-    angle = math.atan2(dy, dx)
-    return DIRECTIONS[round(angle / (math.pi / 2)) % 4]
-
-
-def path_direction(positions: Tensor) -> str:
-    """Direction of the least-squares velocity of a path of centres ``[T, 2]`` (x, y).
-
-    The slope v of the line c0 + v t fitted to the T >= 2 centres, so a sprite that bounces
-    near the end of a clip is still described by where it mostly went.
-    """
-    if positions.dim() != 2 or positions.shape[1] != 2 or positions.shape[0] < 2:
-        raise ValueError(f"positions must be [T >= 2, 2], got shape {tuple(positions.shape)}")
-    p = positions.double()
-    t = torch.arange(p.shape[0], dtype=torch.float64)
-    t = t - t.mean()
-    v = (t[:, None] * (p - p.mean(dim=0))).sum(dim=0) / (t * t).sum()  # [2] pixels per frame
-    return direction_name(float(v[0]), float(v[1]))
 
 
 def caption(item: dict[str, Tensor]) -> str:

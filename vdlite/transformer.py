@@ -35,8 +35,8 @@ from torch import Tensor, nn
 
 from vdlite import attention, backend
 from vdlite.conv3d import _check_size
+from vdlite.diffusion import timestep_embedding
 from vdlite.positions import rope_3d
-from vdlite.unet3d import timestep_embedding
 
 __all__ = [
     "CrossAttention",

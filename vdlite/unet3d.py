@@ -29,20 +29,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vdlite.conv3d import Conv3d, PseudoConv3d, _check_size
+from vdlite.diffusion import timestep_embedding  # noqa: F401  (also importable from here)
 
 CONV_KINDS = ("full", "pseudo", "spatial")
-
-
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
-    """Sinusoidal embedding of integer timesteps, as in the Transformer and DDPM.
-
-    emb[b, i] = cos(t_b * f_i) for i < dim/2 and sin(t_b * f_{i - dim/2}) after, with
-    frequencies f_i = max_period^(-i / (dim/2)).  t: [B] -> [B, dim].
-    """
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
-    angles = t.float()[:, None] * freqs[None]  # [B, half]
-    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)
 
 
 def conv3x3(in_ch: int, out_ch: int, kind: str) -> nn.Module:

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from vdlite.data import tile_videos, write_gif
+from vdlite.video_io import tile_videos, write_gif
 
 
 def frame_strip(
