@@ -1,32 +1,41 @@
-"""kernels: the course's Triton kernels (fused temporal attention, flash spatial attention,
-implicit-GEMM causal conv3d) with autograd wrappers and benchmarks.
+"""kernels: the course's Triton kernels, each op as a lesson kernel beside its tuned one.
+
+    kernels/runtime.py       what every kernel shares: interpreter set-up, LOG2E, launch, checks
+    kernels/temporal/        temporal attention: lesson.py (to read), tuned.py (fast)
+    kernels/spatial/         flash spatial attention: lesson.py, tuned.py
+    kernels/conv/            causal implicit-GEMM conv3d: lesson.py, tuned.py, geometry.py
+    kernels/bench/           GPU benchmarks: python -m kernels.bench (results in BENCHMARKS.md)
+
+The public functions ``kernels.temporal_attention``, ``kernels.spatial_attention`` and
+``kernels.conv3d`` run the tuned path; ``kernels.lesson`` has the lesson path under the same
+names (``VDLITE_BACKEND=triton-lesson`` runs it for every call of ``vdlite``). Both paths have
+one interface and pass the same tests against the float64 references in ``vdlite``.
 
 They run on CUDA tensors, or on the CPU through Triton's interpreter: set
-``TRITON_INTERPRET=1`` before importing ``kernels`` (Triton reads it when the kernels are
-defined). Lesson 04 builds them; ``vdlite.backend`` decides when ``vdlite`` calls them.
+``TRITON_INTERPRET=1`` before importing ``kernels`` (and Triton: Triton reads it when the
+kernels are defined). Lesson 04 builds them; ``vdlite.backend`` decides when ``vdlite`` calls
+them.
 """
 
 from torch import Tensor
 
-from kernels import conv3d as _conv3d
-from kernels import spatial_attention as _spatial
-from kernels import temporal_attention as _temporal
-from kernels.conv3d import conv3d
-from kernels.spatial_attention import spatial_attention
-from kernels.temporal_attention import temporal_attention
+from kernels.conv.tuned import conv3d
+from kernels.runtime import DTYPES, HEAD_DIMS
+from kernels.spatial.tuned import spatial_attention
+from kernels.temporal.tuned import temporal_attention
 
 __all__ = ["conv3d", "spatial_attention", "takes_attention", "takes_conv3d",
            "temporal_attention"]
 
 
 def takes_attention(axis: str, q: Tensor) -> bool:
-    """Whether the kernel for ``axis`` ("spatial" or "temporal") takes q's dtype and head dim."""
-    module = _spatial if axis == "spatial" else _temporal
-    return q.dtype in module.DTYPES and q.shape[-1] in module.HEAD_DIMS
+    """Whether the attention kernels (``axis`` "spatial" or "temporal", both paths) take q's
+    dtype and head dim."""
+    return q.dtype in DTYPES and q.shape[-1] in HEAD_DIMS
 
 
 def takes_conv3d(x: Tensor, padding: object, dilation: object, groups: int) -> bool:
-    """Whether ``kernels.conv3d`` takes this convolution: a supported dtype, groups 1, no
-    dilation, and padding given as numbers (not "same"/"valid")."""
-    return (x.dtype in _conv3d.DTYPES and groups == 1 and not isinstance(padding, str)
+    """Whether ``kernels.conv3d`` (both paths) takes this convolution: a supported dtype,
+    groups 1, no dilation, and padding given as numbers (not "same"/"valid")."""
+    return (x.dtype in DTYPES and groups == 1 and not isinstance(padding, str)
             and dilation in (1, (1, 1, 1)))

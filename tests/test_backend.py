@@ -5,23 +5,20 @@ The oracle for a kernel-backed step is the same step with ``VDLITE_BACKEND=torch
 weights, same inputs, same noise; loss and every parameter gradient compared by relative
 Frobenius error. Tolerances: float32 under the interpreter 1e-5 (both sides float32 with
 float32 dots; measured ~1e-7), bfloat16 on CUDA 3e-2 (bf16 rounding of P and dS inside the
-kernels against the reference's bf16 einsums). Without a GPU the kernels run in Triton's
-interpreter (``TRITON_INTERPRET=1``, set before ``kernels`` is imported), so shapes are tiny.
+kernels against the reference's bf16 einsums). Both kernel paths are checked:
+``VDLITE_BACKEND=triton`` (the tuned kernels, module ``kernels``) and ``triton-lesson`` (the
+lesson kernels, module ``kernels.lesson``). Without a GPU the kernels run in Triton's
+interpreter (tests/conftest.py sets it up), so shapes are tiny.
 """
 
-import os
-
+import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
-import pytest  # noqa: E402
-
-import kernels  # noqa: E402
-from vdlite import backend  # noqa: E402
-from vdlite.conv3d import CausalConv3d, Conv3d  # noqa: E402
-from vdlite.transformer import VideoDiT  # noqa: E402
+import kernels
+import kernels.lesson
+from vdlite import backend
+from vdlite.conv3d import CausalConv3d, Conv3d
+from vdlite.transformer import VideoDiT
 
 CUDA = torch.cuda.is_available()
 
@@ -37,6 +34,8 @@ def test_backend_reads_the_environment(monkeypatch):
     assert backend.backend() == "triton"
     monkeypatch.setenv("VDLITE_BACKEND", "torch")
     assert backend.backend() == "torch"
+    monkeypatch.setenv("VDLITE_BACKEND", "Triton-Lesson")
+    assert backend.backend() == "triton-lesson"
     monkeypatch.setenv("VDLITE_BACKEND", "cudnn")
     with pytest.raises(ValueError, match="VDLITE_BACKEND must be one of"):
         backend.backend()
@@ -51,22 +50,24 @@ def test_cpu_tensors_use_the_references_unless_triton_is_forced(monkeypatch):
     monkeypatch.setenv("VDLITE_BACKEND", "triton")
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     assert backend.kernels_for(x) == (kernels, True)
+    monkeypatch.setenv("VDLITE_BACKEND", "triton-lesson")
+    assert backend.kernels_for(x) == (kernels.lesson, True)
     monkeypatch.delenv("TRITON_INTERPRET")
     with pytest.raises(RuntimeError, match="CUDA tensors, or on the CPU with TRITON_INTERPRET=1"):
         backend.kernels_for(x)
 
 
-def count_calls(monkeypatch):
-    """Wrap the two attention kernels to count how often vdlite calls them."""
+def count_calls(monkeypatch, module=kernels):
+    """Wrap the two attention kernels of ``module`` to count how often vdlite calls them."""
     calls = {"spatial_attention": 0, "temporal_attention": 0}
     for name in calls:
-        kernel = getattr(kernels, name)
+        kernel = getattr(module, name)
 
         def counted(*args, _kernel=kernel, _name=name, **kwargs):
             calls[_name] += 1
             return _kernel(*args, **kwargs)
 
-        monkeypatch.setattr(kernels, name, counted)
+        monkeypatch.setattr(module, name, counted)
     return calls
 
 
@@ -84,19 +85,20 @@ def dit_step(device, dtype, radius=0):
     return loss.detach(), {n: p.grad.detach() for n, p in net.named_parameters()}
 
 
+@pytest.mark.parametrize("name, module", [("triton", kernels), ("triton-lesson", kernels.lesson)])
 @pytest.mark.parametrize("device,dtype,tol", [
     ("cpu", torch.float32, 1e-5),
     pytest.param("cuda", torch.bfloat16, 3e-2,
                  marks=pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")),
 ])
 def test_a_dit_training_step_on_the_kernels_matches_the_references(monkeypatch, device, dtype,
-                                                                    tol):
+                                                                    tol, name, module):
     if device == "cpu" and CUDA:
         pytest.skip("the interpreter is only set up for this file when there is no GPU")
     monkeypatch.setenv("VDLITE_BACKEND", "torch")
     loss_ref, grads_ref = dit_step(device, dtype)
-    monkeypatch.setenv("VDLITE_BACKEND", "triton")
-    calls = count_calls(monkeypatch)
+    monkeypatch.setenv("VDLITE_BACKEND", name)
+    calls = count_calls(monkeypatch, module)
     loss, grads = dit_step(device, dtype)
     assert calls == {"spatial_attention": 2, "temporal_attention": 2}  # depth 2, one each
     assert rel(loss, loss_ref) <= tol
@@ -129,19 +131,20 @@ def test_neighbourhood_and_unsupported_shapes(monkeypatch):
     lambda: CausalConv3d(5, 16, (3, 3, 3), pad_mode="replicate"),
     lambda: CausalConv3d(5, 16, (3, 1, 1), stride=(2, 1, 1)),
 ])
-def test_conv3d_modules_on_the_kernel_match_the_references(monkeypatch, make):
-    """vdlite's Conv3d and CausalConv3d (both pad modes, strides) through kernels.conv3d:
-    output and every gradient equal the reference modules' in float32 (1e-5)."""
+@pytest.mark.parametrize("name, module", [("triton", kernels), ("triton-lesson", kernels.lesson)])
+def test_conv3d_modules_on_the_kernel_match_the_references(monkeypatch, make, name, module):
+    """vdlite's Conv3d and CausalConv3d (both pad modes, strides) through the conv3d kernel of
+    each path: output and every gradient equal the reference modules' in float32 (1e-5)."""
     torch.manual_seed(0)
     conv = make()
     x = torch.randn(2, conv.in_channels, 7, 5, 6, requires_grad=True)
-    results, calls, real = [], [], kernels.conv3d
-    monkeypatch.setattr(kernels, "conv3d", lambda *a, **k: calls.append(1) or real(*a, **k))
-    for name in ("torch", "triton"):
-        monkeypatch.setenv("VDLITE_BACKEND", name)
+    results, calls, real = [], [], module.conv3d
+    monkeypatch.setattr(module, "conv3d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for backend_name in ("torch", name):
+        monkeypatch.setenv("VDLITE_BACKEND", backend_name)
         y = conv(x)
         grads = torch.autograd.grad(y, [x, conv.weight, conv.bias], torch.ones_like(y))
         results.append((y, *grads))
-        assert len(calls) == (name == "triton")  # the kernel ran only under triton
+        assert len(calls) == (backend_name == name)  # the kernel ran only under its backend
     for ours, ref in zip(results[1], results[0], strict=True):
         assert ours.shape == ref.shape and rel(ours, ref) <= 1e-5

@@ -1,16 +1,10 @@
 """kernels.bench, the one GPU benchmark command: its table parsing and its refusal without a GPU
 (the timings themselves need the GPU and live in kernels/BENCHMARKS.md)."""
 
-import os
-
+import pytest
 import torch
 
-if not torch.cuda.is_available():  # as in every file that imports kernels: see test_kernels_*
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
-import pytest  # noqa: E402
-
-from kernels import bench  # noqa: E402
+from kernels.bench import run as bench
 
 TEXT = """intro line
 | T | mask | pass | path | ms | x fastest SDPA |

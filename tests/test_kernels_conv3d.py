@@ -1,44 +1,33 @@
-"""Tests for kernels.conv3d: the Triton implicit-GEMM 3D convolution, forward and backward.
+"""Tests for the Triton implicit-GEMM 3D convolution, both paths: the tuned ``kernels.conv3d``
+and the lesson ``kernels.lesson.conv3d``, forward and backward.
 
 Oracle: ``F.conv3d`` in float64 on the same values (the kernel's inputs upcast); for
 ``causal=True`` the same after padding time explicitly (``F.pad`` with kT-1 zero frames, or
 kT-1 copies of frame 0 concatenated), and ``vdlite.CausalConv3d`` in float64 for both pad
 modes. Compared: the output and dx, dweight, dbias under a random upstream gradient, by
-relative Frobenius error ``||x - ref|| / ||ref||``. Tolerances (measured errors in brackets):
-float32 1e-5 [~2e-7: full-precision dots, float32 accumulation]; float16 4e-3 [~5e-4: the
-output and gradients are rounded to float16]; bfloat16 (CUDA only) 3e-2.
+relative Frobenius error (tests/conftest.py: helpers, tolerances, interpreter set-up); and the
+two paths against each other.
 
 Shapes are odd on purpose: T = 1, 7, 13; H, W = 5, 9; Cin, Cout = 3, 17, 20; kernels
-(3, 3, 3), (3, 1, 1), (1, 3, 3), (1, 1, 1); stride 1 and 2 (where dx splits into residue
-classes, and at kT = 1 some classes have no tap at all); channels-last and contiguous x.
-
-Without a GPU the kernels run in Triton's interpreter: ``TRITON_INTERPRET=1`` is set here
-(unless the caller set it) before ``kernels`` is imported. Its cost is per operation, so the
-kernels use wide blocks there; ``test_small_tiles`` reruns cases with 16-wide blocks so that
-several position, channel and output-channel blocks (and tiles holding frame 0 among other
-frames) are covered too. bfloat16 is tested on CUDA only: the interpreter computes it wrongly.
+(3, 3, 3), (3, 1, 1), (1, 3, 3), (1, 1, 1); stride 1 and 2 (where the tuned dx splits into
+residue classes, and at kT = 1 some classes have no tap at all); channels-last and contiguous
+x. The interpreter's cost is per operation, so the kernels use wide blocks there;
+``test_small_tiles`` reruns the tuned path with 16-wide blocks so that several position,
+channel and output-channel blocks (and tiles holding frame 0 among other frames) are covered.
 """
 
-import os
+import importlib
 
+import pytest
 import torch
+import torch.nn.functional as F
+from conftest import DEVICE, TOL, assert_paths_agree, error, needs_cuda
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+import kernels
+import kernels.lesson
+from vdlite.conv3d import CausalConv3d
 
-import importlib  # noqa: E402
-
-import pytest  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from kernels.conv3d import conv3d  # noqa: E402
-from vdlite.conv3d import CausalConv3d  # noqa: E402
-
-module = importlib.import_module("kernels.conv3d")
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-TOL = {torch.float32: 1e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
-DTYPES = [pytest.param(torch.float32, id="fp32"), pytest.param(torch.float16, id="fp16")]
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+module = importlib.import_module("kernels.conv.tuned")
 
 
 def reference(x, w, b, stride, padding, causal, pad_mode):
@@ -56,12 +45,6 @@ def reference(x, w, b, stride, padding, causal, pad_mode):
     return F.conv3d(x, w, b, stride, padding)
 
 
-def error(x, ref):
-    """Relative Frobenius error of x against a float64 reference (compared on the CPU)."""
-    x, ref = x.detach().double().cpu(), ref.detach().cpu()
-    return ((x - ref).norm() / ref.norm()).item()
-
-
 def operands(shape, c_out, kernel, dtype, channels_last=True, bias=True, seed=0,
              weight_channels_last=False):
     g = torch.Generator().manual_seed(seed)
@@ -75,13 +58,13 @@ def operands(shape, c_out, kernel, dtype, channels_last=True, bias=True, seed=0,
     return [t.to(DEVICE) if t is not None else None for t in (x, w, b)]
 
 
-def check(shape, c_out, kernel, stride=1, padding=0, causal=False, pad_mode="zeros",
+def check(path, shape, c_out, kernel, stride=1, padding=0, causal=False, pad_mode="zeros",
           dtype=torch.float32, channels_last=True, bias=True, weight_channels_last=False):
-    """Kernel against the float64 oracle: output, dx, dweight, dbias, layouts and dtypes."""
+    """One path against the float64 oracle: output, dx, dweight, dbias, layouts and dtypes."""
     x, w, b = operands(shape, c_out, kernel, dtype, channels_last, bias,
                        weight_channels_last=weight_channels_last)
     leaves = [t.detach().requires_grad_() for t in (x, w, b) if t is not None]
-    y = conv3d(*leaves, *([None] if b is None else []), stride=stride, padding=padding,
+    y = path.conv3d(*leaves, *([None] if b is None else []), stride=stride, padding=padding,
                causal=causal, pad_mode=pad_mode)
     grad = torch.randn(y.shape, generator=torch.Generator().manual_seed(1)).to(dtype).to(DEVICE)
     y.backward(grad)
@@ -98,7 +81,7 @@ def check(shape, c_out, kernel, stride=1, padding=0, causal=False, pad_mode="zer
         assert error(t.grad, t64.grad) <= TOL[dtype], f"{name}: error {error(t.grad, t64.grad):.2e}"
 
 
-def with_dtypes(cases, half=2):
+def with_dtypes(cases, half=1):
     """Each case in float32, the first ``half`` also in float16."""
     return ([pytest.param(*case, torch.float32, id=f"{case}-fp32") for case in cases]
             + [pytest.param(*case, torch.float16, id=f"{case}-fp16") for case in cases[:half]])
@@ -117,8 +100,8 @@ PLAIN = [
 
 
 @pytest.mark.parametrize("shape, c_out, kernel, stride, padding, dtype", with_dtypes(PLAIN))
-def test_matches_f_conv3d(shape, c_out, kernel, stride, padding, dtype):
-    check(shape, c_out, kernel, stride, padding, dtype=dtype)
+def test_matches_f_conv3d(path, shape, c_out, kernel, stride, padding, dtype):
+    check(path, shape, c_out, kernel, stride, padding, dtype=dtype)
 
 
 # (shape, Cout, kernel, stride, (pH, pW)): causal in time
@@ -134,22 +117,33 @@ CAUSAL = [
 
 @pytest.mark.parametrize("pad_mode", ["zeros", "replicate"])
 @pytest.mark.parametrize("shape, c_out, kernel, stride, padding, dtype", with_dtypes(CAUSAL))
-def test_causal_matches_padded_reference(shape, c_out, kernel, stride, padding, dtype, pad_mode):
-    check(shape, c_out, kernel, stride, padding, True, pad_mode, dtype=dtype)
+def test_causal_matches_padded_reference(path, shape, c_out, kernel, stride, padding, dtype,
+                                         pad_mode):
+    check(path, shape, c_out, kernel, stride, padding, True, pad_mode, dtype=dtype)
+
+
+@pytest.mark.parametrize("causal, pad_mode, stride", [
+    (False, "zeros", 1), (True, "replicate", (2, 1, 2)),
+])
+def test_tuned_equals_lesson(causal, pad_mode, stride):
+    """The two paths agree with each other: output, dx, dweight, dbias (float32, to rounding)."""
+    x, w, b = operands((1, 5, 6, 5, 7), 17, (3, 3, 3), torch.float32)
+    assert_paths_agree(kernels.conv3d, kernels.lesson.conv3d, (x, w, b), stride=stride,
+                       padding=1, causal=causal, pad_mode=pad_mode)
 
 
 @pytest.mark.parametrize("causal, pad_mode, stride, padding", [
     (False, "zeros", 1, 1), (True, "zeros", 1, (1, 1)), (True, "replicate", (2, 1, 2), (0, 1, 1)),
 ])
-def test_contiguous_input(causal, pad_mode, stride, padding):
+def test_contiguous_input(path, causal, pad_mode, stride, padding):
     """NCDHW x (channels strided by T*H*W) gives the same results, read through strides."""
-    check((1, 20, 5, 5, 9), 17, (3, 3, 3), stride, padding, causal, pad_mode,
+    check(path, (1, 20, 5, 5, 9), 17, (3, 3, 3), stride, padding, causal, pad_mode,
           channels_last=False)
 
 
 @pytest.mark.parametrize("pad_mode", ["zeros", "replicate"])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_matches_vdlite_causal_conv3d(pad_mode, stride):
+def test_matches_vdlite_causal_conv3d(path, pad_mode, stride):
     """The documented mapping: CausalConv3d(k, stride, pad_mode)(x) ==
     conv3d(x, weight, bias, stride, (kH // 2, kW // 2), causal=True, pad_mode=pad_mode)."""
     torch.manual_seed(0)
@@ -159,7 +153,7 @@ def test_matches_vdlite_causal_conv3d(pad_mode, stride):
     grad = torch.randn(ref.shape, dtype=torch.float64)
     ref.backward(grad)
     leaves = [t.detach().float().to(DEVICE).requires_grad_() for t in (x, m.weight, m.bias)]
-    y = conv3d(*leaves, stride=stride, padding=1, causal=True, pad_mode=pad_mode)
+    y = path.conv3d(*leaves, stride=stride, padding=1, causal=True, pad_mode=pad_mode)
     y.backward(grad.float().to(DEVICE))
     assert error(y, ref) <= 1e-5
     for t, t64 in zip(leaves, (x, m.weight, m.bias), strict=True):
@@ -173,7 +167,7 @@ def test_small_tiles(monkeypatch, stride):
     row mask)."""
     monkeypatch.setattr(module, "_config", lambda *args: module._Tiles(16, 16, 16, 1, 1))
     monkeypatch.setattr(module, "_PLANS", {})  # cached plans hold the default tiles
-    check((1, 20, 4, 2, 5), 17, (3, 1, 3), stride, (0, 1), True, "replicate")
+    check(kernels, (1, 20, 4, 2, 5), 17, (3, 1, 3), stride, (0, 1), True, "replicate")
 
 
 @pytest.mark.parametrize("causal, pad_mode, stride, padding", [
@@ -183,13 +177,13 @@ def test_channels_last_weight_is_read_in_place(monkeypatch, causal, pad_mode, st
     """A channels-last weight (Cin contiguous) is read through its strides, with no copy (the
     plan says so); output and gradients still match the oracle. An NCDHW weight is copied."""
     monkeypatch.setattr(module, "_PLANS", {})
-    check((2, 17, 7, 5, 9), 20, (3, 3, 3), stride, padding, causal, pad_mode,
+    check(kernels, (2, 17, 7, 5, 9), 20, (3, 3, 3), stride, padding, causal, pad_mode,
           weight_channels_last=True)
-    check((2, 17, 7, 5, 9), 20, (3, 3, 3), stride, padding, causal, pad_mode)
+    check(kernels, (2, 17, 7, 5, 9), 20, (3, 3, 3), stride, padding, causal, pad_mode)
     assert sorted(plan.arrange for plan in module._PLANS.values()) == [False, True]
 
 
-def test_zero_padding_taps_of_a_whole_tile_are_skipped():
+def test_zero_padding_taps_of_a_whole_tile_are_skipped(path):
     """With zero padding, a tile whose rows all sit in frame 0 of a causal conv never visits
     time taps 0 .. kT-2 (they read only padding): a NaN in tap 0 of the weight reaches output
     frames t >= 2 (NaN * x) but not frame 0's first tile, which a padded copy would have
@@ -202,58 +196,59 @@ def test_zero_padding_taps_of_a_whole_tile_are_skipped():
     ref = reference(x.double(), w.double(), b.double(), 1, (1, 1), True, "zeros")
     bad = w.clone()
     bad[:, :, 0] = float("nan")
-    y = conv3d(x, bad, b, padding=1, causal=True).cpu()
+    y = path.conv3d(x, bad, b, padding=1, causal=True).cpu()
     flat = y.permute(0, 2, 3, 4, 1).reshape(4 * 221, 6)  # rows in the kernel's order
     assert not flat[:128].isnan().any() and flat[2 * 221:].isnan().all()
     first = ref.cpu().permute(0, 2, 3, 4, 1).reshape(4 * 221, 6)[:128]
     assert ((flat[:128] - first).norm() / first.norm()).item() <= 1e-5
-    assert conv3d(x, bad, b, padding=1, causal=True, pad_mode="replicate").isnan().all()
-    assert error(conv3d(x, w, b, padding=1, causal=True), ref) <= 1e-5
+    assert path.conv3d(x, bad, b, padding=1, causal=True, pad_mode="replicate").isnan().all()
+    assert error(path.conv3d(x, w, b, padding=1, causal=True), ref) <= 1e-5
     for dtype, tol in ((torch.float32, 1e-5), (torch.float16, 4e-3)):
         xd, wd, bd = (t.to(dtype) for t in (x, w, b))
         ref = reference(*(t.double() for t in (xd, wd, bd)), 1, (1, 1), True, "replicate")
-        assert error(conv3d(xd, wd, bd, padding=1, causal=True, pad_mode="replicate"), ref) <= tol
+        y = path.conv3d(xd, wd, bd, padding=1, causal=True, pad_mode="replicate")
+        assert error(y, ref) <= tol
 
 
-def test_causal_output_ignores_the_future():
+def test_causal_output_ignores_the_future(path):
     """Property: changing frames > t leaves output frames <= t unchanged (both pad modes)."""
     x, w, b = operands((1, 3, 7, 5, 5), 17, (3, 3, 3), torch.float32)
     x2 = x.clone()
     x2[:, :, 4:] = torch.randn_like(x2[:, :, 4:])
     for pad_mode in ("zeros", "replicate"):
-        y = conv3d(x, w, b, padding=1, causal=True, pad_mode=pad_mode)
-        y2 = conv3d(x2, w, b, padding=1, causal=True, pad_mode=pad_mode)
+        y = path.conv3d(x, w, b, padding=1, causal=True, pad_mode=pad_mode)
+        y2 = path.conv3d(x2, w, b, padding=1, causal=True, pad_mode=pad_mode)
         assert y.shape[2] == 7
         assert torch.equal(y[:, :, :4], y2[:, :, :4])
         assert not torch.allclose(y[:, :, 4:], y2[:, :, 4:])
 
 
-def test_no_bias_and_expanded_upstream_gradient():
+def test_no_bias_and_expanded_upstream_gradient(path):
     """bias=None, and dy with stride 0 everywhere (y.sum()): made channels-last first."""
     x, w, _ = operands((1, 5, 7, 5, 9), 17, (3, 3, 3), torch.float32, bias=False)
     x.requires_grad_()
     w.requires_grad_()
-    conv3d(x, w, causal=True, padding=1, pad_mode="replicate").sum().backward()
+    path.conv3d(x, w, causal=True, padding=1, pad_mode="replicate").sum().backward()
     x64, w64 = (t.detach().double().requires_grad_() for t in (x, w))
     reference(x64, w64, None, 1, (1, 1), True, "replicate").sum().backward()
     assert error(x.grad, x64.grad) <= 1e-5 and error(w.grad, w64.grad) <= 1e-5
 
 
-def test_gradient_of_weight_only():
+def test_gradient_of_weight_only(path):
     """Only dweight asked for: dx is not computed, and dweight is still right."""
     x, w, b = operands((1, 5, 7, 5, 9), 17, (3, 3, 3), torch.float32)
     w.requires_grad_()
-    (gw,) = torch.autograd.grad(conv3d(x, w, b, padding=1).square().sum(), w)
+    (gw,) = torch.autograd.grad(path.conv3d(x, w, b, padding=1).square().sum(), w)
     w64 = w.detach().double().requires_grad_()
     (gw64,) = torch.autograd.grad(F.conv3d(x.double(), w64, b.double(), padding=1)
                                   .square().sum(), w64)
     assert error(gw, gw64) <= 1e-5
 
 
-def test_empty_batch():
+def test_empty_batch(path):
     x, w, b = operands((0, 3, 7, 5, 9), 17, (3, 3, 3), torch.float32)
     leaves = [t.requires_grad_() for t in (x, w, b)]
-    y = conv3d(*leaves, padding=1)
+    y = path.conv3d(*leaves, padding=1)
     y.sum().backward()
     assert y.shape == (0, 17, 7, 5, 9) and x.grad.shape == x.shape
     assert w.grad.abs().sum() == 0 and b.grad.abs().sum() == 0
@@ -263,9 +258,9 @@ def test_empty_batch():
 @pytest.mark.parametrize("causal, pad_mode, stride", [
     (False, "zeros", 1), (True, "zeros", 1), (True, "replicate", 1), (True, "replicate", 2),
 ])
-def test_bfloat16_on_cuda(causal, pad_mode, stride):
-    check((2, 64, 9, 17, 33), 96, (3, 3, 3), stride, (1, 1) if causal else 1, causal, pad_mode,
-          dtype=torch.bfloat16)
+def test_bfloat16_on_cuda(path, causal, pad_mode, stride):
+    check(path, (2, 64, 9, 17, 33), 96, (3, 3, 3), stride, (1, 1) if causal else 1, causal,
+          pad_mode, dtype=torch.bfloat16)
 
 
 def bad_calls():
@@ -301,17 +296,18 @@ def bad_calls():
 
 @pytest.mark.parametrize("args, kwargs, match",
                          [pytest.param(*case[1:], id=case[0]) for case in bad_calls()])
-def test_clear_errors(args, kwargs, match):
+def test_clear_errors(path, args, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        conv3d(*args, **kwargs)
+        path.conv3d(*args, **kwargs)
 
 
-def test_cpu_without_interpreter_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(module, "_interpreted", lambda: False)
+def test_cpu_without_interpreter_is_a_clear_error(path, monkeypatch):
+    monkeypatch.setattr(importlib.import_module("kernels.runtime"), "_interpreted",
+                        lambda: False)
     monkeypatch.setattr(module, "_PLANS", {})
     x, w = torch.randn(1, 4, 5, 6, 6), torch.randn(8, 4, 3, 3, 3)
     with pytest.raises(RuntimeError, match="use CUDA tensors, or set TRITON_INTERPRET=1"):
-        conv3d(x, w)
+        path.conv3d(x, w)
 
 
 def test_plans_are_cached_per_key_and_the_checks_run_once_per_key(monkeypatch):
@@ -319,24 +315,24 @@ def test_plans_are_cached_per_key_and_the_checks_run_once_per_key(monkeypatch):
     alignment or option as written (1 and (1, 1) are written differently) makes a new plan."""
     monkeypatch.setattr(module, "_PLANS", {})
     x, w, b = operands((1, 3, 5, 5, 9), 17, (3, 3, 3), torch.float32)
-    y = conv3d(x, w, b, padding=1, causal=True)
+    y = kernels.conv3d(x, w, b, padding=1, causal=True)
     checks = []
-    check_args = module._check
-    monkeypatch.setattr(module, "_check", lambda *a: checks.append(a) or check_args(*a))
-    assert torch.equal(conv3d(x.clone(), w, b, padding=1, causal=True), y)
+    check_args = module.check_conv
+    monkeypatch.setattr(module, "check_conv", lambda *a: checks.append(a) or check_args(*a))
+    assert torch.equal(kernels.conv3d(x.clone(), w, b, padding=1, causal=True), y)
     assert checks == [] and len(module._PLANS) == 1
-    assert torch.equal(conv3d(x, w, b, padding=(1, 1), causal=True), y)
+    assert torch.equal(kernels.conv3d(x, w, b, padding=(1, 1), causal=True), y)
     flat = torch.randn(x.numel() + 1, device=x.device)
     unaligned = flat[1:].view(x.shape).copy_(x)  # NCDHW, 4 bytes past a 16-byte boundary
     assert unaligned.data_ptr() % 16 != x.data_ptr() % 16
-    assert error(conv3d(unaligned, w, b, padding=1, causal=True), reference(
+    assert error(kernels.conv3d(unaligned, w, b, padding=1, causal=True), reference(
         x.double(), w.double(), b.double(), 1, (1, 1), True, "zeros")) <= 1e-5
     assert len(checks) == 2 and len(module._PLANS) == 3
     with pytest.raises(ValueError, match="stride must be an int or 3 ints"):
-        conv3d(x, w, b, stride=True, padding=1, causal=True)  # True == 1, but not an int here
+        kernels.conv3d(x, w, b, stride=True, padding=1, causal=True)  # True == 1, not an int
 
 
-def test_strided_bias_and_the_no_grad_path():
+def test_strided_bias_and_the_no_grad_path(path):
     """A bias view with stride 2 is read as its values; without gradients the call skips
     autograd and returns the same output as with them."""
     x, w, _ = operands((2, 5, 7, 5, 9), 17, (3, 3, 3), torch.float32)
@@ -344,19 +340,19 @@ def test_strided_bias_and_the_no_grad_path():
     assert not b.is_contiguous()
     ref = reference(x.double(), w.double(), b.double(), 1, (1, 1), True, "replicate")
     with torch.no_grad():
-        y = conv3d(x, w, b, padding=1, causal=True, pad_mode="replicate")
+        y = path.conv3d(x, w, b, padding=1, causal=True, pad_mode="replicate")
     assert not y.requires_grad and error(y, ref) <= 1e-5
     wg = w.detach().requires_grad_()
-    y2 = conv3d(x, wg, b, padding=1, causal=True, pad_mode="replicate")
+    y2 = path.conv3d(x, wg, b, padding=1, causal=True, pad_mode="replicate")
     assert y2.requires_grad and torch.equal(y2.detach(), y)
 
 
 @pytest.mark.parametrize("c_in, c_out", [(32, 64), (32, 17), (64, 32)])
 def test_channel_counts_that_fill_whole_blocks(c_in, c_out):
-    """Cin a multiple of the K chunk and/or Cout of the N block: the forward drops those
+    """Tuned: Cin a multiple of the K chunk and/or Cout of the N block: the forward drops those
     masks (EVEN_K, EVEN_N); each combination against the oracle, both pad modes."""
     for pad_mode in ("zeros", "replicate"):
-        check((1, c_in, 3, 5, 3), c_out, (3, 3, 3), 1, (1, 1), True, pad_mode)
+        check(kernels, (1, c_in, 3, 5, 3), c_out, (3, 3, 3), 1, (1, 1), True, pad_mode)
 
 
 def test_int64_offsets_are_chosen_by_the_reach_of_x():
@@ -376,7 +372,7 @@ def test_backward_launches_are_kept_in_the_plan(monkeypatch):
                               .sum(), (x64, w64, b64))
     leaves = [t.detach().requires_grad_() for t in (x, w, b)]
     for _ in range(2):
-        y = conv3d(*leaves, padding=1, causal=True, pad_mode="replicate")
+        y = kernels.conv3d(*leaves, padding=1, causal=True, pad_mode="replicate")
         grads = torch.autograd.grad(y.square().sum(), leaves)
         assert all(error(g, r) <= 1e-5 for g, r in zip(grads, ref, strict=True))
     (plan,) = module._PLANS.values()

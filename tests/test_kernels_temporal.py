@@ -1,81 +1,48 @@
-"""Tests for kernels.temporal_attention: fused Triton temporal attention, forward and backward.
+"""Tests for temporal attention in Triton, both paths: the tuned ``kernels.temporal_attention``
+and the lesson ``kernels.lesson.temporal_attention``, forward and backward.
 
-Oracle: ``vdlite.attention.temporal_attention`` in float64 on the same values (the kernel's
-inputs upcast), for the output and for dq, dk, dv under a random upstream gradient. Error:
-relative Frobenius error ``||x - ref|| / ||ref||``; where a reference gradient is exactly zero
-(window=0: a softmax over one frame has no gradient in q or k) the largest absolute entry.
-Tolerances (measured errors in brackets): float32 1e-5 [3e-7: full-precision dots, float32
-accumulation]; float16 4e-3 [5e-4: P and dS are rounded to float16 before their dots, as in
-flash attention]; bfloat16 (CUDA only) 3e-2.
-
-Shapes are odd on purpose: T = 1, 2, 5, 7, 8 (several positions packed into one 16-row
-frame block, the dot minimum), 13 (padded to 16) and 70 (two 64-frame blocks: online softmax,
-skipped key blocks, atomic dq); S not a multiple of the kernel's block of positions; q, k, v
-as the strided views ``qkv.unbind(3)``.
-
-Without a GPU the kernels run in Triton's interpreter, which Triton picks when a kernel is
-defined: ``TRITON_INTERPRET=1`` is set here (unless the caller set it), before ``kernels`` is
-imported. Triton itself may already be imported by then (test_cost.py imports
-torch.utils.flop_counter, which imports it); that is fine, because the kernels use none of
-Triton's own jit helpers, which would be fixed in compiled mode. Checked by collecting the
-whole ``tests/`` directory in one process. The interpreter runs one program at a time, so
-sizes are tiny. bfloat16 is tested on CUDA only: the interpreter computes bfloat16 wrongly.
+Oracle: ``vdlite.attention.temporal_attention`` in float64 (tests/conftest.py has the helpers,
+the tolerances and the interpreter set-up), for the output and for dq, dk, dv under a random
+upstream gradient; and the two paths against each other. Shapes are odd on purpose: T = 1, 2,
+5, 7, 8 (several positions packed into one 16-row frame block in the tuned path), 13 (padded
+to 16) and 70 (two 64-frame blocks in the tuned path: online softmax, skipped key blocks,
+atomic dq); S not a multiple of a block of positions; q, k, v as the strided views
+``qkv.unbind(3)``; every mask.
 """
 
+import importlib
 import os
+import subprocess
+import sys
 
+import pytest
 import torch
+from conftest import (
+    DEVICE,
+    assert_close,
+    assert_paths_agree,
+    grads_against_reference,
+    needs_cuda,
+    tokens,
+)
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+import kernels
+import kernels.lesson
+from vdlite.attention import temporal_attention as reference
 
-import importlib  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-import pytest  # noqa: E402
-
-import kernels  # noqa: E402
-from vdlite.attention import temporal_attention as reference  # noqa: E402
-
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-TOL = {torch.float32: 1e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
-ZERO_TOL = {torch.float32: 1e-5, torch.float16: 1e-3, torch.bfloat16: 1e-2}
 MASKS = [(causal, window) for causal in (False, True) for window in (None, 0, 1, 3, 100)]
 SHAPES = [  # (B, T, S, heads, D)
     (2, 1, 5, 3, 16),
     (1, 7, 9, 2, 32),
     (2, 13, 5, 3, 16),
 ]
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+MODULE = importlib.import_module("kernels.temporal.tuned")
 
 
-def error(x, ref):
-    """Relative Frobenius error of x against a float64 reference; absolute where ref == 0."""
-    diff = x.double() - ref
-    return diff.abs().max().item() if ref.norm() == 0 else (diff.norm() / ref.norm()).item()
-
-
-def assert_close(x, ref, dtype, what):
-    tol = ZERO_TOL[dtype] if ref.norm() == 0 else TOL[dtype]
-    assert error(x, ref) <= tol, f"{what}: error {error(x, ref):.2e} > {tol:.0e}"
-
-
-def run_both(q, k, v, causal, window, grad):
-    """Kernel and float64 reference on the same values: outputs and (dq, dk, dv) of each."""
-    leaves = [x.detach().requires_grad_() for x in (q, k, v)]
-    out = kernels.temporal_attention(*leaves, causal=causal, window=window)
-    out.backward(grad)
-    leaves64 = [x.detach().double().requires_grad_() for x in (q, k, v)]
-    ref = reference(*leaves64, causal=causal, window=window)
-    ref.backward(grad.double())
-    return out, ref, [x.grad for x in leaves], [x.grad for x in leaves64]
-
-
-def check(q, k, v, causal, window):
-    g = torch.Generator().manual_seed(1)
-    grad = torch.randn(q.shape, generator=g).to(q.dtype).to(q.device)
-    out, ref, grads, ref_grads = run_both(q, k, v, causal, window, grad)
+def check(path, q, k, v, causal, window):
+    """One path against the float64 reference: output and dq, dk, dv, shapes and dtypes."""
+    out, ref, grads, ref_grads = grads_against_reference(
+        path.temporal_attention, reference, (q, k, v), causal=causal, window=window)
     assert out.shape == q.shape and out.dtype == q.dtype and out.is_contiguous()
     assert_close(out, ref, q.dtype, "out")
     for name, x, r in zip(("dq", "dk", "dv"), grads, ref_grads, strict=True):
@@ -83,63 +50,74 @@ def check(q, k, v, causal, window):
         assert_close(x, r, q.dtype, name)
 
 
-def tokens(shape, dtype, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(shape, generator=g).to(dtype).to(DEVICE) for _ in range(3)]
-
-
 @pytest.mark.parametrize("causal, window", MASKS)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=["fp32", "fp16"])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-def test_matches_reference(shape, dtype, causal, window):
-    check(*tokens(shape, dtype), causal, window)
+def test_matches_reference(path, shape, causal, window):
+    check(path, *tokens(shape, torch.float32), causal, window)
+
+
+@pytest.mark.parametrize("causal, window", [(False, None), (True, None), (False, 1), (True, 3)])
+def test_half_precision_matches_reference(path, causal, window):
+    check(path, *tokens((2, 13, 5, 3, 16), torch.float16), causal, window)
 
 
 @pytest.mark.parametrize("causal, window", [(False, None), (True, None), (False, 1), (True, 2)])
 @pytest.mark.parametrize("T", [2, 5, 8])
 def test_packed_short_clips(T, causal, window):
-    """T <= 8: 16 // T positions share one 16-row frame block, their cross terms masked."""
-    check(*tokens((2, T, 11, 3, 16), torch.float32), causal, window)
+    """Tuned: for T <= 8, 16 // T positions share one 16-row frame block, their cross terms
+    masked (the lesson path has one sequence per program: the tests above cover it)."""
+    check(kernels, *tokens((2, T, 11, 3, 16), torch.float32), causal, window)
 
 
 @pytest.mark.parametrize("causal, window", [(False, None), (True, None), (False, 3),
                                             (True, 5), (False, 100)])
-def test_long_clip_two_frame_blocks(causal, window):
-    """T = 70 > 64: key blocks in a loop (online softmax), dq accumulated with atomics."""
-    check(*tokens((1, 70, 3, 1, 16), torch.float32), causal, window)
+def test_long_clip_two_frame_blocks(path, causal, window):
+    """T = 70 > 64: the tuned path loops over key blocks (online softmax, atomic dq); the
+    lesson path pads to one 128-row tile."""
+    check(path, *tokens((1, 70, 3, 1, 16), torch.float32), causal, window)
 
 
 @pytest.mark.parametrize("D", [64, 128])
-def test_fused_qkv_views(D):
+def test_fused_qkv_views(path, D):
     """q, k, v as no-copy views of one [B, T, S, 3, heads, D] projection, gradient into it."""
     g = torch.Generator().manual_seed(2)
     qkv = torch.randn(2, 7, 5, 3, 3, D, generator=g).to(DEVICE)
     q, k, v = qkv.unbind(3)
     assert q.stride(2) == 3 * 3 * D and not q.is_contiguous()
-    check(q, k, v, causal=True, window=2)
+    check(path, q, k, v, causal=True, window=2)
 
 
-def test_strided_upstream_gradient():
+@pytest.mark.parametrize("causal, window", [(False, None), (True, 2)])
+def test_tuned_equals_lesson(causal, window):
+    """The two paths agree with each other, output and gradients, on strided views (float32:
+    the same sums in another order, so to rounding)."""
+    g = torch.Generator().manual_seed(4)
+    q, k, v = torch.randn(2, 9, 6, 3, 2, 32, generator=g).to(DEVICE).unbind(3)
+    assert_paths_agree(kernels.temporal_attention, kernels.lesson.temporal_attention, (q, k, v),
+                       causal=causal, window=window)
+
+
+def test_strided_upstream_gradient(path):
     """dO arrives with any strides: out.sum() gives an expanded (stride-0) gradient."""
     q, k, v = [x.requires_grad_() for x in tokens((1, 7, 5, 2, 16), torch.float32)]
-    kernels.temporal_attention(q, k, v, causal=True).sum().backward()
+    path.temporal_attention(q, k, v, causal=True).sum().backward()
     leaves64 = [x.detach().double().requires_grad_() for x in (q, k, v)]
     reference(*leaves64, causal=True).sum().backward()
     for name, x, r in zip(("dq", "dk", "dv"), (q, k, v), leaves64, strict=True):
         assert_close(x.grad, r.grad, torch.float32, name)
 
 
-def test_empty_positions():
+def test_empty_positions(path):
     q, k, v = [x.requires_grad_() for x in tokens((2, 5, 0, 3, 16), torch.float32)]
-    out = kernels.temporal_attention(q, k, v)
+    out = path.temporal_attention(q, k, v)
     out.sum().backward()
     assert out.shape == (2, 5, 0, 3, 16) and q.grad.shape == q.shape
 
 
 @needs_cuda
 @pytest.mark.parametrize("causal, window", MASKS)
-def test_bfloat16_on_cuda(causal, window):
-    check(*tokens((2, 16, 37, 3, 64), torch.bfloat16), causal, window)
+def test_bfloat16_on_cuda(path, causal, window):
+    check(path, *tokens((2, 16, 37, 3, 64), torch.bfloat16), causal, window)
 
 
 def bad_inputs():
@@ -154,7 +132,6 @@ def bad_inputs():
         ("devices", q, q.to("meta"), q, {}, "must be on the device of q"),
         ("D=24", *[torch.randn(1, 3, 2, 1, 24)] * 3, {}, r"head sizes D in \(16, 32, 64, 128\)"),
         ("D=8", *[torch.randn(1, 3, 2, 1, 8)] * 3, {}, "got D=8"),
-        ("B>65535", *[torch.randn(65536, 1, 1, 1, 16)] * 3, {}, "B <= 65535"),
         ("window<0", q, q, q, {"window": -1}, "window must be None or an int >= 0"),
         ("window float", q, q, q, {"window": 1.5}, "window must be None or an int >= 0"),
         ("window bool", q, q, q, {"window": True}, "window must be None or an int >= 0"),
@@ -165,39 +142,45 @@ def bad_inputs():
 @pytest.mark.parametrize(
     "q, k, v, kwargs, match", [pytest.param(*case[1:], id=case[0]) for case in bad_inputs()]
 )
-def test_clear_errors(q, k, v, kwargs, match):
+def test_clear_errors(path, q, k, v, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        kernels.temporal_attention(q, k, v, **kwargs)
+        path.temporal_attention(q, k, v, **kwargs)
 
 
-def test_cpu_without_interpreter_is_a_clear_error(monkeypatch):
-    module = importlib.import_module("kernels.temporal_attention")
-    monkeypatch.setattr(module, "_interpreted", lambda: False)
+def test_tuned_batch_limit_is_a_clear_error():
+    """The tuned grid puts B on CUDA's z axis (65,535 at most); the lesson's grid has no limit."""
+    q = torch.randn(65536, 1, 1, 1, 16)
+    with pytest.raises(ValueError, match="B <= 65535"):
+        kernels.temporal_attention(q, q, q)
+
+
+def test_cpu_without_interpreter_is_a_clear_error(path, monkeypatch):
+    monkeypatch.setattr(importlib.import_module("kernels.runtime"), "_interpreted", lambda: False)
+    monkeypatch.setattr(MODULE, "_PLANS", {})
     q = torch.randn(1, 3, 2, 1, 16)
     with pytest.raises(RuntimeError, match="use CUDA tensors, or set TRITON_INTERPRET=1"):
-        kernels.temporal_attention(q, q, q)
+        path.temporal_attention(q, q, q)
 
 
 def test_cpu_without_interpreter_in_a_fresh_process():
     """The real thing: a process that imports kernels without TRITON_INTERPRET."""
     code = (
-        "import torch, kernels\n"
+        "import torch, kernels, kernels.lesson\n"
         "q = torch.randn(1, 3, 2, 1, 16)\n"
-        "try:\n    kernels.temporal_attention(q, q, q)\n"
-        "except RuntimeError as e:\n    print(e)\n"
+        "for path in (kernels, kernels.lesson):\n"
+        "    try:\n        path.temporal_attention(q, q, q)\n"
+        "    except RuntimeError as e:\n        print(e)\n"
     )
     env = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, timeout=120)
-    assert "set TRITON_INTERPRET=1" in result.stdout, result.stdout + result.stderr
+    assert result.stdout.count("set TRITON_INTERPRET=1") == 2, result.stdout + result.stderr
 
 
-# ----------------------------------------------------------------------------- configs
+# ----------------------------------------------------------------------------- tuned configs
 # Every kernel configuration the GPU may pick must also run here: the 3-D kernels (BLOCK_S > 1)
 # and the 2-D kernels (BLOCK_S = 1), packed or not, with the backward's query blocks (BLOCK_Q)
 # split or whole, one key block or several. CONFIG_OVERRIDE forces a config on both passes.
-
-MODULE = importlib.import_module("kernels.temporal_attention")
 
 
 @pytest.fixture
@@ -225,7 +208,7 @@ def override(monkeypatch):
 @pytest.mark.parametrize("causal, window", [(False, None), (True, None), (False, 2), (True, 5)])
 def test_forced_configs(override, T, fwd, bwd, causal, window):
     override(fwd, bwd)
-    check(*tokens((1, T, 5, 2, 16), torch.float32), causal, window)
+    check(kernels, *tokens((1, T, 5, 2, 16), torch.float32), causal, window)
 
 
 def test_forced_config_fp16_and_views(override):
@@ -233,7 +216,7 @@ def test_forced_config_fp16_and_views(override):
     override((64, 1, 4, 1), (64, 1, 4, 1, 16))
     g = torch.Generator().manual_seed(3)
     qkv = torch.randn(1, 16, 6, 3, 2, 32, generator=g).to(torch.float16).to(DEVICE)
-    check(*qkv.unbind(3), causal=True, window=3)
+    check(kernels, *qkv.unbind(3), causal=True, window=3)
 
 
 @pytest.mark.parametrize("config", [(8, 1, 4, 1), (64, 3, 4, 1), (32, 1, 4, 1, 64),
@@ -318,7 +301,7 @@ def test_direct_launch_after_the_first(monkeypatch):
         get_current_device = staticmethod(lambda: 0)
         get_current_stream = staticmethod(lambda device: 1234)
 
-    common = importlib.import_module("kernels._common")
+    common = importlib.import_module("kernels.runtime")
     monkeypatch.setattr(common, "_interpreted", lambda: False)
     monkeypatch.setattr(common, "driver", type("Driver", (), {"active": Active}))
     kernel = _FakeKernel()

@@ -2,40 +2,35 @@
 
 - Constructors of ``Conv3d``, ``CausalConv3d``, ``PseudoConv3d``, ``UNet3D`` and ``VideoDiT``
   reject zero, negative, non-int and bool sizes with a ValueError naming the class and argument.
-- ``kernels.temporal_attention`` and ``kernels.spatial_attention`` on empty clips (B, T, S or
-  heads = 0) do what the references in ``vdlite.attention`` do: an empty result of the input's
-  shape and dtype, and empty gradients.
+- ``kernels.temporal_attention`` and ``kernels.spatial_attention`` (and their lesson paths in
+  ``kernels.lesson``) on empty clips (B, T, S or heads = 0) do what the references in
+  ``vdlite.attention`` do: an empty result of the input's shape and dtype, and empty gradients.
 - ``vdlite.conv3d`` is the module (``import vdlite.conv3d as m; m.Conv3d``) and still callable
   as the function ``conv3d(x, weight, bias, stride, padding, dilation, groups)``.
 - ``python -m vdlite.cost`` turns a bad ``--device`` or ``--window`` into one line on stderr
   and exit status 2.
 
-The kernels run in Triton's interpreter without a GPU: ``TRITON_INTERPRET=1`` is set before
-``kernels`` is imported, as in tests/test_kernels_temporal.py.
+The kernels run in Triton's interpreter without a GPU (tests/conftest.py sets it up).
 """
 
+import inspect
+import itertools
 import os
+import subprocess
+import sys
+import types
 
+import pytest
 import torch
+import torch.nn.functional as F
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
-import inspect  # noqa: E402
-import itertools  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import types  # noqa: E402
-
-import pytest  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-import kernels  # noqa: E402
-import vdlite  # noqa: E402
-from vdlite import attention  # noqa: E402
-from vdlite.conv3d import CausalConv3d, Conv3d, PseudoConv3d  # noqa: E402
-from vdlite.transformer import VideoDiT  # noqa: E402
-from vdlite.unet3d import UNet3D  # noqa: E402
+import kernels
+import kernels.lesson
+import vdlite
+from vdlite import attention
+from vdlite.conv3d import CausalConv3d, Conv3d, PseudoConv3d
+from vdlite.transformer import VideoDiT
+from vdlite.unet3d import UNet3D
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -115,6 +110,10 @@ KERNELS = {
                  lambda q, k, v: attention.temporal_attention(q, k, v, causal=True, window=1)),
     "temporal-nomask": (kernels.temporal_attention, attention.temporal_attention),
     "spatial": (kernels.spatial_attention, attention.spatial_attention),
+    "temporal-lesson": (
+        lambda q, k, v: kernels.lesson.temporal_attention(q, k, v, causal=True, window=1),
+        lambda q, k, v: attention.temporal_attention(q, k, v, causal=True, window=1)),
+    "spatial-lesson": (kernels.lesson.spatial_attention, attention.spatial_attention),
 }
 
 

@@ -316,10 +316,10 @@ def test_train_vae_command_bad_options_are_one_line(tmp_path, capsys, args, mess
 @pytest.mark.parametrize("pad_mode", ["replicate", "zeros"])
 def test_the_vaes_conv_and_the_benchmarks_ways_are_the_same_causal_conv(pad_mode):
     """The VAE's convs run F.conv3d where no kernel does (vdlite.vae.conv_fallback), whole and
-    chunked; kernels.bench_vae also times them through the package's im2col reference. Both must
+    chunked; kernels.bench.vae also times them through the package's im2col reference. Both must
     compute what CausalConv3d computes on the reference (float64, 1e-12), strided in time and
     space, and the benchmark's ways must really differ in what they call."""
-    from kernels.bench_vae import way
+    from kernels.bench.vae import way
 
     torch.manual_seed(0)
     conv = StreamingCausalConv3d(3, 4, 3, stride=(2, 2, 1), pad_mode=pad_mode).double()
@@ -335,7 +335,7 @@ def test_the_vaes_conv_and_the_benchmarks_ways_are_the_same_causal_conv(pad_mode
             torch.testing.assert_close(conv(x), reference, rtol=0, atol=1e-12)
             torch.testing.assert_close(chunked(), reference, rtol=0, atol=1e-12)
     calls = []
-    with way("torch"), mock.patch("kernels.bench_vae.im2col_conv3d",
+    with way("torch"), mock.patch("kernels.bench.vae.im2col_conv3d",
                                   side_effect=lambda *a: calls.append(1) or reference):
         conv(x)
     assert calls, "bench_vae's 'torch' way must run the im2col reference"

@@ -13,7 +13,9 @@ every call, so a test or a notebook can switch it):
 - ``torch``: the references always (the ground truth, on any device);
 - ``triton``: the kernels always, on CUDA tensors or on the CPU through Triton's interpreter
   (``TRITON_INTERPRET=1``); a shape a kernel does not take raises its error instead of
-  quietly running the reference.
+  quietly running the reference;
+- ``triton-lesson``: as ``triton``, with the lesson kernels (``kernels.lesson``, the readable
+  path of each op) in place of the tuned ones.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from torch import Tensor
 __all__ = ["BACKENDS", "autocast_operands", "backend", "conv3d", "kernels_for", "spatial_attention",
            "temporal_attention"]
 
-BACKENDS = ("torch", "triton")
+BACKENDS = ("torch", "triton", "triton-lesson")
 
 
 def backend() -> str | None:
-    """The backend ``VDLITE_BACKEND`` asks for: "torch", "triton", or None (unset: automatic)."""
+    """The backend ``VDLITE_BACKEND`` asks for: "torch", "triton", "triton-lesson", or None
+    (unset: automatic)."""
     name = os.environ.get("VDLITE_BACKEND", "").strip().lower()
     if not name:
         return None
@@ -42,30 +45,32 @@ def backend() -> str | None:
     return name
 
 
-def _kernels(required: bool) -> ModuleType | None:
+def _kernels(required: bool, module: str = "kernels") -> ModuleType | None:
     try:
-        return importlib.import_module("kernels")
+        return importlib.import_module(module)
     except ImportError as err:
         if required:
-            raise RuntimeError(f"VDLITE_BACKEND=triton needs Triton and the course's kernels "
-                               f"package, which failed to import: {err}") from err
+            raise RuntimeError(f"VDLITE_BACKEND={backend()} needs Triton and the course's "
+                               f"kernels package, which failed to import: {err}") from err
         return None
 
 
 def kernels_for(x: Tensor) -> tuple[ModuleType | None, bool]:
     """``(kernels module or None, forced)`` for an op on tensor x.
 
-    None means: run the reference. ``forced`` is True under ``VDLITE_BACKEND=triton``, where
-    the caller must not fall back to the reference for a shape the kernel does not take.
+    None means: run the reference. ``forced`` is True under ``VDLITE_BACKEND=triton`` (the
+    ``kernels`` module) and ``triton-lesson`` (``kernels.lesson``, the same names), where the
+    caller must not fall back to the reference for a shape the kernel does not take.
     """
     name = backend()
     if name == "torch":
         return None, False
-    if name == "triton":
+    if name in ("triton", "triton-lesson"):
         if not x.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
-            raise RuntimeError(f"VDLITE_BACKEND=triton runs kernels on CUDA tensors, or on the "
+            raise RuntimeError(f"VDLITE_BACKEND={name} runs kernels on CUDA tensors, or on the "
                                f"CPU with TRITON_INTERPRET=1; got a tensor on {x.device}")
-        return _kernels(required=True), True
+        module = "kernels.lesson" if name == "triton-lesson" else "kernels"
+        return _kernels(required=True, module=module), True
     return (_kernels(required=False) if x.is_cuda else None), False
 
 

@@ -58,7 +58,7 @@ def conv_fallback(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple,
     """What the VAE's convs run where no Triton kernel does: PyTorch's own F.conv3d (oneDNN on
     the CPU, cuDNN on CUDA). The package's `vdlite.conv3d` computes the same (tested) as one
     explicit im2col GEMM, which is for reading: on the CPU it trained the course's small causal
-    VAE 6.6x slower (60 steps, one thread: 41 s against 6.2 s). `kernels/bench_vae.py` swaps
+    VAE 6.6x slower (60 steps, one thread: 41 s against 6.2 s). `kernels/bench/vae.py` swaps
     this for the im2col reference to time it."""
     return F.conv3d(x, weight, bias, stride, padding, dilation)
 

@@ -1,8 +1,8 @@
 """GPU check and benchmark of kernels.conv3d, the implicit-GEMM causal 3D convolution.
 
-python -m kernels.bench_conv3d check fp32|fp16|bf16     # outputs and gradients vs float64
-python -m kernels.bench_conv3d sweep [--json PATH]      # tile configs of each kernel, alone
-python -m kernels.bench_conv3d bench [--configs PATH]   # timings vs cuDNN ways, markdown
+python -m kernels.bench.conv3d check fp32|fp16|bf16     # outputs and gradients vs float64
+python -m kernels.bench.conv3d sweep [--json PATH]      # tile configs of each kernel, alone
+python -m kernels.bench.conv3d bench [--configs PATH]   # timings vs cuDNN ways, markdown
 
 The benchmark times, in one process on one GPU, our causal conv (zeros and replicate padding)
 against every PyTorch way to compute the same thing: F.pad + F.conv3d; F.conv3d padding
@@ -14,6 +14,9 @@ FLOPs. FLOPs = 2*N*Cout*Cin*kT*kH*kW*T*H*W forward, 3x that forward+backward; "%
 the rate as a fraction of a large bf16 matmul's, measured in the same process.
 ``--configs`` adds rows "ours (swept)" with the best tiles a ``sweep --json`` found.
 """
+# Benchmarks time lambdas at once inside their loop (B023 cannot see that) and `del` each size's
+# tensors before the next (F821 then flags the lambdas).
+
 
 import argparse
 import importlib
@@ -25,10 +28,10 @@ import torch
 import torch.nn.functional as F
 import triton
 
-from kernels._common import timeit
-from kernels.conv3d import conv3d
+from kernels import conv3d
+from kernels.bench import timeit
 
-mod = importlib.import_module("kernels.conv3d")
+mod = importlib.import_module("kernels.conv.tuned")
 DT = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 TOL = {torch.float32: 1e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
 CL = torch.channels_last_3d
@@ -152,10 +155,10 @@ def load_configs(path):
         best = {tuple(json.loads(key)): tuple(v) for key, v in json.load(f).items()}
     default = mod._config
 
-    def config(kind, dtype, c_in, c_out, m):
+    def config(kind, dtype, c_in, c_out, m, device):
         tiles = best.get((kind, c_in, c_out))
         return mod._Tiles(*tiles) if tiles and dtype != torch.float32 else default(
-            kind, dtype, c_in, c_out, m)
+            kind, dtype, c_in, c_out, m, device)
     return config
 
 
@@ -294,7 +297,7 @@ def sweep(json_path=None):
         flops = 2 * N * C * C * 27 * T * H * W
         x, w, b = [v.detach() for v in operands(shape)]
         wf = mod._arrange(w)
-        geo = mod._geometry(x, w, 1, 1, True, "zeros")
+        geo = mod.geometry(x, w, 1, 1, True, "zeros")
         plan = [mod._make_plan(x, w, b, geo)]  # remade under each forward tile config
         dy = torch.randn(mod._forward(x, w, b, plan[0]).shape, device="cuda",
                          dtype=x.dtype).contiguous(memory_format=CL)
@@ -303,7 +306,7 @@ def sweep(json_path=None):
                "weight_grad": lambda: mod._weight_grad(x, dy, w.shape, geo, True)}
         for kind, tiles in SWEEP_TILES.items():
             times = {}
-            d = default(kind, x.dtype, C, C, N * T * H * W)
+            d = default(kind, x.dtype, C, C, N * T * H * W, x.device)
             for t in tiles:
                 mod._config = lambda kind_, *args, t=t, kind=kind: (
                     mod._Tiles(*t) if kind_ == kind else default(kind_, *args))

@@ -1,86 +1,40 @@
-"""Causal 3D convolution in Triton as an implicit GEMM, forward and backward, channels-last.
+"""Causal conv3d, the tuned path: what makes ``kernels/conv/lesson.py`` fast.
 
-What it computes. For x ``[N, Cin, T, H, W]``, a weight ``[Cout, Cin, kT, kH, kW]``, strides
-(sT, sH, sW) and paddings before each axis (pT, pH, pW):
+Same maths, padding rules and gradients as the lesson kernel (read that first): an implicit
+GEMM, ``M = N*T'*H'*W'`` output positions by ``Cout``, reduced over ``K = kT*kH*kW`` taps x
+``Cin`` channels, the padding fused into the address arithmetic. What this file adds, each
+choice measured (kernels/BENCHMARKS.md, "Tuning evidence: causal conv3d"):
 
-    y[n, o, t, h, w] = bias[o] + sum_{c, i, j, l} weight[o, c, i, j, l]
-                       * x_pad[n, c, t*sT + i - pT, h*sH + j - pH, w*sW + l - pW]
+- Forward. One flattened loop of kT*kH*kW*ceil(Cin/BLOCK_K) steps, so Triton can pipeline
+  the loads of the next steps behind this one's dots. A channels-last weight (Cin contiguous)
+  is read in place, any other layout through a ``[kT, kH, kW, Cin, Cout]`` copy. With zero
+  padding, time taps that read only padding for every row of a tile are not visited. Row
+  coordinates are computed once per program and the loop only compares and adds; what can be
+  known at compile time is: EVEN_K / EVEN_N drop the channel masks, OFF64 = False keeps
+  offsets in 32 bits.
+- dweight: one program per (tap, Cin block, Cout block) tile and a 1/split share of the M
+  positions (split-M, so enough programs fill the GPU), walked in bricks of BRICK_T x BRICK_H
+  x BRICK_W positions whose relative offsets are computed once; the shares land in a float32
+  buffer ``[split, kT, kH, kW, Cin, Cout]`` that one ``sum`` reduces (deterministic). dbias:
+  column sums of the same dy tiles, by a few extra programs of the same launch.
+- dx: the gather of dy through the flipped weight. At stride s only the taps with
+  ``j = (u + p) mod s`` reach input position u, so the input positions are split into the
+  s_T*s_H*s_W residue classes ``u = r + s*q`` (a grid axis), and within a class every row of
+  a tile uses the same taps: no wasted dots, each dx entry written once, no atomics.
+  Replicate padding: frame 0 also collects ``sum_t (sum_{i<j} w[i]) dy[t]`` (j = pT - t*sT),
+  the same gather with the exclusive cumulative sum of the weight over its taps,
+  ``Wex[j] = sum_{i<j} w[i]``, on frame-0 rows only.
+- The host side: one plan per (shapes, strides, dtypes, devices, alignment, options), checked
+  once and cached, its launches made straight through the compiled launchers
+  (``kernels.runtime._Launch``); the backward's launches join the plan at the first backward.
+- Tiles per kernel, dtype and size: ``_config``.
 
-``causal=False`` is ``F.conv3d`` (symmetric zero padding). ``causal=True`` pads ``pT = kT - 1``
-frames before the first frame and none after, so output frame t reads input frames
-t*sT - (kT-1) ... t*sT and none later; ``T' = ceil(T / sT)`` (T at stride 1). The padded
-frames are zeros (``pad_mode="zeros"``) or copies of frame 0 (``"replicate"``, the video was
-still before it began): ``x_pad[tau] = x[max(tau, 0)]``. Height and width are zero-padded in
-both modes, as in ``vdlite.CausalConv3d``. Nothing padded is ever stored: a zero frame is a
-masked load, a replicated frame a clamped frame index.
-
-The implicit GEMM. Lesson 01 (``vdlite.conv3d``) gathers the windows into a matrix
-A ``[M, K]`` and multiplies: y = A @ W. Here the same GEMM runs with A never stored:
-
-    M = N*T'*H'*W' output positions,  N_gemm = Cout,  K = kT*kH*kW taps x Cin channels.
-
-One program computes a tile y ``[BLOCK_M positions, BLOCK_N out channels]`` in float32. Its K
-loop walks the taps (i, j, l) and, within each tap, Cin in chunks of BLOCK_K. The A tile of
-tap (i, j, l) is x read at the shifted positions ``(t*sT + i - pT, h*sH + j - pH, ...)``:
-``[BLOCK_M, BLOCK_K]``, each row a run of BLOCK_K channels, contiguous in channels-last
-memory (order N, T, H, W, C: ``torch.channels_last_3d``), rows outside the video masked to 0.
-The B tile ``[BLOCK_K, BLOCK_N]`` is read from the weight through its strides: a
-channels-last weight (Cin contiguous, as ``model.to(memory_format=torch.channels_last_3d)``
-leaves it) as it is, any other layout through a copy rearranged as ``[kT, kH, kW, Cin, Cout]``
-(Cout contiguous; a few hundred KB, made per call). Both loops are flattened into one loop of
-kT*kH*kW*ceil(Cin/BLOCK_K) steps, so Triton can pipeline the loads of the next steps behind
-the tensor-core dots of this one. With zero padding, time taps that read padding frames for
-every row of a tile are not visited: at the first frames of a causal conv a tile does less
-work than a padded copy would. The bias is added to the float32 tile and
-the tile stored channels-last. Any input strides work (a contiguous NCDHW x reads its
-channels with stride T*H*W: correct, slower); the output is always channels_last_3d.
-
-The backward, three more GEMMs over the same index maps (dy = dL/dy, channels-last):
-
-- dweight: ``dW[i, j, l, c, o] = sum_m x_shift(i, j, l)[m, c] * dy[m, o]``: for each tap a GEMM
-  ``[Cin, M] @ [M, Cout]`` whose reduction runs over all M output positions. One program owns
-  a (tap, Cin block, Cout block) tile and a 1/split share of M (split-M, so enough programs fill
-  the GPU), which it walks in bricks of BRICK_T x BRICK_H x BRICK_W output positions (its K
-  chunks); the shares land in a float32 buffer ``[split, kT, kH, kW, Cin, Cout]`` that one
-  ``sum`` reduces (deterministic, unlike atomics). x_shift is the forward's A tile, read at the
-  same shifted, masked or frame-clamped positions.
-- dbias: ``db[o] = sum_m dy[m, o]``, column sums of the same dy tiles, by a few extra
-  programs of the same launch, split the same way (one more row of the buffer).
-- dx: each input position u receives ``sum w[j] dy[t]`` over the (output t, tap j) pairs with
-  ``t*s + j - p = u`` (per axis), i.e. ``t = (u + p - j) / s`` where that divides: a
-  convolution of dy with the flipped weight, Cin and Cout swapped (the weight copied as
-  ``[kT, kH, kW, Cin, Cout]``, read transposed, out channels on the dot's K axis). At stride
-  1 every tap divides. At stride s only the taps with ``j = (u + p) mod s`` do, and which ones
-  depends on u mod s: so the input positions are split into the s_T*s_H*s_W residue classes
-  ``u = r + s*q`` (a grid axis), and within a class every row of a tile uses the same taps
-  ``j = (r + p) mod s + a*s``, a = 0, 1, ...: no wasted dots, and each dx entry is written
-  once, with no atomics.
-- replicate padding in dx: frame 0 is read directly by tap j = pT - t*sT and, through the
-  clamp, by every earlier tap i < j of the same output frame t (they read virtual frames < 0).
-  So frame 0 collects, on top of the zero-padding gradient,
-  ``sum_t (sum_{i<j} w[i]) dy[t]`` with j = pT - t*sT: the same gather with the exclusive
-  cumulative sum of the weight over its taps, ``Wex[j] = sum_{i<j} w[i]``, in place of w, on
-  frame-0 rows only. Tiles holding no frame-0 row skip that pass.
-
-Everything above runs in Triton; PyTorch only rearranges the weight (``permute``, the
-``cumsum`` for Wex), sums the split-M partials of dW and db, and makes dy channels-last when it
-arrives in another layout (one copy; a gradient through our channels-last output already is).
-
-Measured (H100, bf16, ``python -m kernels.bench --only conv3d``, kernels/BENCHMARKS.md): the
-causal 128 -> 128, k = 3 forward on [1, 128, 16, 64, 64] takes 0.104 ms per call (1.28x the
-fastest PyTorch way, F.conv3d through cuDNN with the padding done around it), and 256 -> 256
-on [1, 256, 8, 32, 32] 0.056 ms (1.27x); with replicate padding 2.30x and 1.86x
-F.pad(replicate) + cuDNN. Both with channels-last x and weight.
-
-Dots accumulate in float32. float16/bfloat16 feed the tensor cores as they are; float32 uses
-full-precision ("ieee") dots, not TF32. Limits: groups = 1, dilation = 1, any stride >= 1,
-any padding >= 0. Runs on CUDA tensors, or on the CPU through Triton's interpreter: set
-``TRITON_INTERPRET=1`` before ``kernels`` is imported.
+Dots accumulate in float32; half types feed the tensor cores, float32 uses full-precision
+("ieee") dots. Limits: groups = 1, dilation = 1; output and dx channels_last_3d.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import torch
@@ -88,19 +42,16 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from kernels._common import _cdiv, _interpreted, _Launch, _max, _precision, _sum
+from kernels.conv.geometry import Geometry as _Geometry
+from kernels.conv.geometry import check_conv, geometry
+from kernels.runtime import _cdiv, _interpreted, _Launch, _max, _sum, precision, sm_count
 
 __all__ = ["conv3d"]
 
-DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-PAD_MODES = ("zeros", "replicate")
-Size3 = tuple[int, int, int]
+NAME = "kernels.conv3d"
 
 
 # ----------------------------------------------------------------------------- Triton helpers
-
-
-# The stand-ins for Triton's own jit helpers (_cdiv, _max, _sum) live in kernels/_common.py.
 
 
 @triton.jit
@@ -470,43 +421,22 @@ class _Tiles(NamedTuple):
     num_stages: int
 
 
-class _Geometry(NamedTuple):
-    """Per axis (T, H, W): stride, padding before, output size; and the padding mode."""
-
-    stride: Size3
-    pad: Size3
-    out: Size3
-    replicate: bool
-
-
 def _fit(n: int, lo: int, hi: int) -> int:
     """The power of two in [lo, hi] nearest above n: a block for a channel count n."""
     return min(max(lo, triton.next_power_of_2(n)), hi)
 
 
-def _config(kind: str, dtype: torch.dtype, c_in: int, c_out: int, m: int) -> _Tiles:
+def _config(kind: str, dtype: torch.dtype, c_in: int, c_out: int, m: int,
+            device: torch.device) -> _Tiles:
     """Tiles for kind "forward" (M x Cout outputs, K over taps x Cin), "input_grad" (M x Cin,
     K over taps x Cout) or "weight_grad" (Cin x Cout, K over the M output positions); m: the
     positions of the output tiled (forward, input_grad) or reduced (weight_grad).
 
-    On the GPU (bf16/fp16), Hopper-sized tiles: 128 x 128 float32 accumulators per program,
-    picked by sweeps on an H100 (``python -m kernels.bench_conv3d sweep``, each kernel alone,
-    128 -> 128 channels on [1, 128, 16, 64, 64] and 256 -> 256 on [1, 256, 8, 32, 32], k = 3;
-    times for those two shapes):
-
-    - forward (after its masks and 64-bit offsets went, 2026-11-26): K chunks of 64
-      channels, 3 stages (0.110 / 0.068 ms; chunks of 32 with 4 stages: 0.121 / 0.081); 4
-      warps, or 8 where there are fewer than two 128 x 128 tiles per SM (the 256-channel
-      shape: 0.068 vs 0.076 ms), so each SM still has 8 warps to switch between. With the
-      weight read in place and padding taps skipped (later that day): 0.105 ms at 128
-      channels (8 warps: 0.127); at 256, 64 x 256 tiles, whose A tile is loaded once for all
-      out channels, 0.057 ms (128 x 128: 0.061, 128 x 256: 0.079).
-    - input_grad, many tiles (m * Cin >= 2**22, about two waves of 128 x 128 tiles on 132
-      SMs): 256 x 128 tiles, chunks of 32, 8 warps, 4 stages (0.131 vs 0.178 at 128/64/4/4);
-      fewer: 128 x 128, chunks of 64, 8 warps, 4 stages (0.091 vs 0.113).
-    - weight_grad, m >= 32768 positions: bricks of 128 positions, 8 warps, 3 stages (0.226 vs
-      0.286 at 64/4/4); fewer: bricks of 32, 4 warps, 5 stages (0.152 vs 0.173).
-
+    The rule: on the GPU (bf16/fp16), Hopper-sized tiles, 128 x 128 float32 accumulators per
+    program; the forward wants 8 warps, and at 256 out channels 64 x 256 tiles (one A tile
+    for all out channels), where there are fewer than two 128 x 128 tiles per SM; input_grad
+    wants 256-row tiles from about two waves of 128 x 128 tiles on; weight_grad wants bricks
+    of 128 positions from 32768 positions on. The sweeps behind each: kernels/BENCHMARKS.md.
     Channel counts below a block shrink it (16 is the dot minimum). float32 ("ieee" dots on
     the CUDA cores) uses smaller tiles. Under the interpreter, whose cost is per operation
     rather than per element, few programs and few steps: wide position blocks."""
@@ -519,7 +449,7 @@ def _config(kind: str, dtype: torch.dtype, c_in: int, c_out: int, m: int) -> _Ti
             return _Tiles(_fit(c_in, 16, 128), _fit(c_out, 16, 128), 128, 8, 3)
         return _Tiles(_fit(c_in, 16, 128), _fit(c_out, 16, 128), 32, 4, 5)
     if kind == "forward":
-        few = triton.cdiv(m, 128) * triton.cdiv(c_out, 128) < 2 * 132  # the H100 has 132 SMs
+        few = triton.cdiv(m, 128) * triton.cdiv(c_out, 128) < 2 * sm_count(device)
         if few and c_out >= 256:  # one 64-row A tile feeds all 256 out channels
             return _Tiles(64, 256, _fit(c_in, 16, 64), 8, 3)
         return _Tiles(128, _fit(c_out, 16, 128), _fit(c_in, 16, 64), 8 if few else 4, 3)
@@ -528,19 +458,13 @@ def _config(kind: str, dtype: torch.dtype, c_in: int, c_out: int, m: int) -> _Ti
     return _Tiles(128, _fit(c_in, 16, 128), _fit(c_out, 16, 64), 8, 4)
 
 
-@functools.cache
-def _sm_count(device_index: int) -> int:
-    return torch.cuda.get_device_properties(device_index).multi_processor_count
-
-
 def _splits(work: int, tiles: int, device: torch.device) -> int:
     """How many shares a reduction over ``work`` steps (dW, db) splits into: enough programs
     for about two per SM, each share at least 4 steps. Under the interpreter, which pays per
     program, one share, or two from 4 steps on (small tiles), so the tests cover the sum."""
     if _interpreted():
         return 2 if work >= 4 else 1
-    sms = _sm_count(device.index if device.index is not None else torch.cuda.current_device())
-    return max(1, min(triton.cdiv(2 * sms, tiles), work // 4))
+    return max(1, min(triton.cdiv(2 * sm_count(device), tiles), work // 4))
 
 
 def _brick(block: int, To: int, Ho: int, Wo: int) -> tuple[int, int, int]:
@@ -584,11 +508,11 @@ def _make_plan(x: Tensor, weight: Tensor, bias: Tensor | None, geo: _Geometry) -
     arrange = weight.stride(1) != 1  # Cin not contiguous (e.g. NCDHW): read a copy instead
     w_strides = (_arrange(torch.empty(weight.shape, device="meta")).permute(4, 3, 0, 1, 2)
                  .stride() if arrange else weight.stride())  # as the kernel will read it
-    cfg = _config("forward", x.dtype, Cin, Cout, M)
+    cfg = _config("forward", x.dtype, Cin, Cout, M, x.device)
     grid = (triton.cdiv(M, cfg.block_m) * triton.cdiv(Cout, cfg.block_n),)
     constants = dict(KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate, HAS_BIAS=bias is not None,
                      BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
-                     C_BLOCKS=triton.cdiv(Cin, cfg.block_k), PRECISION=_precision(x.dtype),
+                     C_BLOCKS=triton.cdiv(Cin, cfg.block_k), PRECISION=precision(x.dtype),
                      EVEN_K=Cin % cfg.block_k == 0, EVEN_N=Cout % cfg.block_n == 0,
                      OFF64=_needs_int64(x))
     scalars = (Cin, T, H, W, Cout, To, Ho, Wo, M, *x.stride(), *y_strides, *w_strides,
@@ -640,11 +564,11 @@ def _input_grad_launch(dy: Tensor, wf: Tensor, dx: Tensor, geo: _Geometry):
     (sT, sH, sW), (To, Ho, Wo) = geo.stride, geo.out
     Qt, Qh, Qw = triton.cdiv(T, sT), triton.cdiv(H, sH), triton.cdiv(W, sW)  # class extents
     Mq = N * Qt * Qh * Qw
-    cfg = _config("input_grad", dy.dtype, Cin, Cout, N * T * H * W)
+    cfg = _config("input_grad", dy.dtype, Cin, Cout, N * T * H * W, dy.device)
     grid = (triton.cdiv(Mq, cfg.block_m) * triton.cdiv(Cin, cfg.block_n), sT * sH * sW)
     constants = dict(KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate,
                      BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
-                     K_BLOCKS=triton.cdiv(Cout, cfg.block_k), PRECISION=_precision(dy.dtype))
+                     K_BLOCKS=triton.cdiv(Cout, cfg.block_k), PRECISION=precision(dy.dtype))
     scalars = (Cin, T, H, W, Cout, To, Ho, Wo, Qt, Qh, Qw, Mq, *dy.stride(), *dx.stride(),
                *geo.stride, *geo.pad)
     return _Launch(_input_grad_kernel, grid, constants, cfg.num_warps, cfg.num_stages), scalars
@@ -677,7 +601,7 @@ def _weight_grad_launch(x: Tensor, dy: Tensor, weight_shape: torch.Size, geo: _G
     N, Cin, T, H, W = x.shape
     Cout, _, kT, kH, kW = weight_shape
     To, Ho, Wo = geo.out
-    cfg = _config("weight_grad", x.dtype, Cin, Cout, N * To * Ho * Wo)
+    cfg = _config("weight_grad", x.dtype, Cin, Cout, N * To * Ho * Wo, x.device)
     brick = _brick(cfg.block_k, To, Ho, Wo)  # block_k: output positions per K step
     bricks = [triton.cdiv(n, b) for n, b in zip((To, Ho, Wo), brick, strict=True)]
     n_bricks = N * bricks[0] * bricks[1] * bricks[2]
@@ -687,7 +611,7 @@ def _weight_grad_launch(x: Tensor, dy: Tensor, weight_shape: torch.Size, geo: _G
     constants = dict(KT=kT, KH=kH, KW=kW, REPLICATE=geo.replicate,
                      BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n,
                      BRICK_T=brick[0], BRICK_H=brick[1], BRICK_W=brick[2],
-                     PRECISION=_precision(x.dtype))
+                     PRECISION=precision(x.dtype))
     scalars = (Cin, T, H, W, Cout, To, Ho, Wo, *bricks, n_bricks, triton.cdiv(n_bricks, split),
                *x.stride(), *dy.stride(), *geo.stride, *geo.pad)
     grid = (tiles + (n_blocks if has_bias else 0), split)
@@ -726,117 +650,6 @@ class _Conv3d(torch.autograd.Function):
                 dw, db = _weight_grad(x, dy, ctx.weight_shape, ctx.geo, ctx.has_bias, ctx.cache)
         return (dx, dw if ctx.needs_input_grad[1] else None,
                 db if ctx.needs_input_grad[2] else None, None)
-
-
-# ----------------------------------------------------------------------------- arguments
-
-
-def _ints(value, name: str, n: int) -> tuple[int, ...]:
-    """An int or a sequence of n ints -> an n-tuple (bools are not ints here)."""
-    items = (value,) * n if isinstance(value, int) else value
-    try:
-        items = tuple(items)
-    except TypeError:
-        items = ()
-    if len(items) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        raise ValueError(f"{name} must be an int or {n} ints, got {name}={value!r}")
-    return items
-
-
-def _padding(padding, causal: bool) -> Size3:
-    """``padding`` -> (pT, pH, pW) zero padding on both sides of each axis.
-
-    Non-causal: an int or (pT, pH, pW). Causal: time is padded by the causal rule, so
-    ``padding`` is for H and W only: an int p (H and W), (pH, pW), or (0, pH, pW)."""
-    if not causal:
-        return _ints(padding, "padding", 3)
-    if isinstance(padding, int) and not isinstance(padding, bool):
-        return (0, padding, padding)
-    if isinstance(padding, tuple | list) and len(padding) == 2:
-        return (0, *_ints(padding, "padding", 2))
-    pads = _ints(padding, "padding (causal: an int, (pH, pW) or (0, pH, pW))", 3)
-    if pads[0] != 0:
-        raise ValueError(
-            f"with causal=True the time axis is padded by kT-1 frames before the first, so "
-            f"padding applies to H and W only: expected an int, (pH, pW) or (0, pH, pW), "
-            f"got padding={padding!r}"
-        )
-    return pads
-
-
-def _check(x: Tensor, weight: Tensor, bias: Tensor | None, causal: bool, pad_mode: str,
-           dilation, groups) -> None:
-    """Clear errors before launching: ranks, channels, dtypes, devices, options."""
-    if not isinstance(x, Tensor) or x.dim() != 5:
-        raise ValueError(f"x must be a 5-D tensor [N, C, T, H, W], got shape "
-                         f"{tuple(getattr(x, 'shape', ()))}")
-    if not isinstance(weight, Tensor) or weight.dim() != 5:
-        raise ValueError(f"weight must be a 5-D tensor [Cout, Cin, kT, kH, kW], got shape "
-                         f"{tuple(getattr(weight, 'shape', ()))}")
-    if x.shape[1] != weight.shape[1]:
-        raise ValueError(
-            f"in_channels mismatch: x has {x.shape[1]} channels (x.shape[1]), weight expects "
-            f"{weight.shape[1]} (weight.shape[1]); groups=1 only"
-        )
-    if min(weight.shape[2:]) < 1:
-        raise ValueError(f"weight's kernel size must be >= 1, got {tuple(weight.shape[2:])}")
-    if x.dtype not in DTYPES:
-        raise ValueError(f"kernels.conv3d supports float16, bfloat16 and float32 x, got {x.dtype}")
-    if weight.dtype != x.dtype or weight.device != x.device:
-        raise ValueError(
-            f"weight must share x's dtype and device ({x.dtype} on {x.device}), "
-            f"got {weight.dtype} on {weight.device}"
-        )
-    if bias is not None:
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"bias must have shape ({weight.shape[0]},) = (Cout,), "
-                             f"got {tuple(bias.shape)}")
-        if bias.dtype != x.dtype or bias.device != x.device:
-            raise ValueError(f"bias must share x's dtype and device ({x.dtype} on {x.device}), "
-                             f"got {bias.dtype} on {bias.device}")
-    if not isinstance(causal, bool):
-        raise ValueError(f"causal must be a bool, got causal={causal!r}")
-    if pad_mode not in PAD_MODES:
-        raise ValueError(f"pad_mode must be one of {PAD_MODES}, got pad_mode={pad_mode!r}")
-    if pad_mode == "replicate" and not causal:
-        raise ValueError('pad_mode="replicate" pads copies of the first frame before it and '
-                         "needs causal=True; non-causal padding is zeros")
-    if _ints(dilation, "dilation", 3) != (1, 1, 1):
-        raise ValueError(f"kernels.conv3d supports dilation=1 only, got dilation={dilation!r}")
-    if groups != 1 or isinstance(groups, bool):
-        raise ValueError(f"kernels.conv3d supports groups=1 only, got groups={groups!r}")
-    if x.device.type != "cuda" and not _interpreted():
-        raise RuntimeError(
-            f"kernels.conv3d runs Triton kernels and got {x.device.type} tensors: use CUDA "
-            "tensors, or set TRITON_INTERPRET=1 before importing kernels to run them on the "
-            "CPU through Triton's interpreter (slow; for tests and lessons)"
-        )
-
-
-def _geometry(x: Tensor, weight: Tensor, stride, padding, causal: bool,
-              pad_mode: str) -> _Geometry:
-    """Stride, padding before and output size per axis, with the errors that name them."""
-    strides = _ints(stride, "stride", 3)
-    if min(strides) < 1:
-        raise ValueError(f"stride must be >= 1, got stride={stride!r}")
-    pads = _padding(padding, causal)
-    if min(pads) < 0:
-        raise ValueError(f"padding must be >= 0, got padding={padding!r}")
-    kernel = weight.shape[2:]
-    before = (kernel[0] - 1, pads[1], pads[2]) if causal else pads
-    out = []
-    for dim, n, k, s, p0, p1 in zip("THW", x.shape[2:], kernel, strides, before, pads,
-                                    strict=True):
-        if n + p0 + p1 < k:
-            raise ValueError(
-                f"kernel size {k} along {dim} is longer than the padded input: size {n}, "
-                f"padding {p0} before and {p1} after"
-            )
-        out.append((n + p0 + p1 - k) // s + 1)
-    N, To, Ho, Wo = x.shape[0], *out
-    if max(N * To * Ho * Wo, N * x.shape[2] * x.shape[3] * x.shape[4]) >= 2**31:
-        raise ValueError("kernels.conv3d needs fewer than 2**31 positions N*T*H*W")
-    return _Geometry(strides, before, tuple(out), pad_mode == "replicate")
 
 
 def conv3d(
@@ -903,9 +716,9 @@ def _get_plan(x, weight, bias, stride, padding, causal, pad_mode, dilation, grou
     except (AttributeError, TypeError):
         key = plan = None
     if plan is None:
-        _check(x, weight, bias, causal, pad_mode, dilation, groups)
-        plan = _make_plan(x, weight, bias, _geometry(x, weight, stride, padding, causal,
-                                                     pad_mode))
+        check_conv(NAME, x, weight, bias, causal, pad_mode, dilation, groups)
+        plan = _make_plan(x, weight, bias, geometry(x, weight, stride, padding, causal,
+                                                    pad_mode))
         if key is not None:
             if len(_PLANS) >= 256:
                 _PLANS.clear()

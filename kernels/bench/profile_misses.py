@@ -6,7 +6,7 @@ Run under ncu on a GPU, e.g.::
         --launch-skip 2 --launch-count 2 --section SpeedOfLight --section Occupancy \\
         --section LaunchStats --section MemoryWorkloadAnalysis \\
         --section ComputeWorkloadAnalysis --section WarpStateStats \\
-        python -m kernels.profile_misses spatial
+        python -m kernels.bench.profile_misses spatial
 
 Each workload calls the kernel (and, where the profile compares with it, the PyTorch way)
 twice, so ``--launch-skip`` can step over the first, compiling call. Names: ``conv3d`` (causal

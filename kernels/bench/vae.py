@@ -1,5 +1,5 @@
 """The causal VAE on the GPU: encode and decode with the Triton conv3d against PyTorch, and the
-peak memory of chunked decoding: ``python -m kernels.bench_vae [--out DIR]``.
+peak memory of chunked decoding: ``python -m kernels.bench.vae [--out DIR]``.
 
 Three ways to run every causal convolution of `vdlite.vae.CausalVAE`, in one process:
 
@@ -14,6 +14,9 @@ bf16 and float32. Then decoding a long latent clip whole and in chunks of one la
 peak CUDA memory against the number of frames. Writes ``DIR/results.md`` and
 ``DIR/vae_memory.png``.
 """
+# Benchmarks time lambdas at once inside their loop (B023 cannot see that) and `del` each size's
+# tensors before the next (F821 then flags the lambdas).
+
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from pathlib import Path
 import torch
 
 import vdlite.vae as vae_module
-from kernels._common import timeit
+from kernels.bench import timeit
 from vdlite.conv3d import conv3d as im2col_conv3d
 from vdlite.vae import CausalVAE
 
@@ -63,9 +66,9 @@ def peak_mib(fn) -> float:
 
 
 def main() -> None:
-    from kernels.bench import environment
+    from kernels.bench.run import environment
 
-    parser = argparse.ArgumentParser(prog="python -m kernels.bench_vae")
+    parser = argparse.ArgumentParser(prog="python -m kernels.bench.vae")
     parser.add_argument("--out", default="out/bench_vae")
     parser.add_argument("--base-channels", type=int, default=64)
     args = parser.parse_args()

@@ -1,15 +1,18 @@
 """GPU check and benchmark of kernels.temporal_attention (the first of the kernel benchmarks).
 
-python -m kernels.bench_temporal check fp32|fp16|bf16   # output and gradients vs float64 reference
-python -m kernels.bench_temporal bench [out.md]         # timings vs SDPA paths and the copy floor
-python -m kernels.bench_temporal sweep [T,T..] [fwd|bwd]  # kernel configs, each pass apart
-python -m kernels.bench_temporal host                   # host (Python + launch) time per call
+python -m kernels.bench.temporal check fp32|fp16|bf16   # output and gradients vs float64 reference
+python -m kernels.bench.temporal bench [out.md]         # timings vs SDPA paths and the copy floor
+python -m kernels.bench.temporal sweep [T,T..] [fwd|bwd]  # kernel configs, each pass apart
+python -m kernels.bench.temporal host                   # host (Python + launch) time per call
 
 The benchmark times, in one process on one GPU, our kernel on the [B, T, S, heads, D] layout
 against permute + contiguous + F.scaled_dot_product_attention (each backend that runs) +
 permute back, and a plain copy of the same bytes (q, k, v read, o written) as the floor.
 Results: kernels/BENCHMARKS.md.
 """
+# Benchmarks time lambdas at once inside their loop (B023 cannot see that) and `del` each size's
+# tensors before the next (F821 then flags the lambdas).
+
 
 import importlib
 import math
@@ -20,11 +23,11 @@ import torch.nn.functional as F
 import triton
 
 import kernels
-from kernels._common import timeit
+from kernels.bench import timeit
 from vdlite.attention import temporal_attention as reference
 
-mod = importlib.import_module("kernels.temporal_attention")
-common = importlib.import_module("kernels._common")
+mod = importlib.import_module("kernels.temporal.tuned")
+runtime = importlib.import_module("kernels.runtime")
 DT = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 TOL = {torch.float32: 1e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
 MASKS = [(c, w) for c in (False, True) for w in (None, 0, 1, 3, 100)]
@@ -367,7 +370,7 @@ def host():
     o, lse = mod._forward(q, k, v, plan)
     print("\nhost time per call, us (tiny problem, GPU idle)")
     for fast in (True, False):
-        common.FAST_LAUNCH = fast
+        runtime.FAST_LAUNCH = fast
         mod._PLANS.clear()
         plan = mod._Plan(q, False, None)
         with torch.no_grad():
@@ -381,7 +384,7 @@ def host():
             kernels.temporal_attention(ql, kl, vl), (ql, kl, vl), do))
         for name, t in res.items():
             print(f"  FAST_LAUNCH={fast!s:5s} {name:32s} {t:7.1f} us", flush=True)
-    common.FAST_LAUNCH = True
+    runtime.FAST_LAUNCH = True
     with torch.no_grad():
         t = per_call(lambda: (torch.empty_like(q), torch.empty_like(q)))
         print(f"  torch.empty x2 {t:7.1f} us")

@@ -1,8 +1,8 @@
 """GPU check and benchmark of kernels.spatial_attention (flash attention over a frame's S tokens).
 
-python -m kernels.bench_spatial check fp32|fp16|bf16   # output and gradients vs float64 reference
-python -m kernels.bench_spatial bench                  # timings vs SDPA backends and the GEMM peak
-python -m kernels.bench_spatial sweep                  # the kernels alone under other tilings
+python -m kernels.bench.spatial check fp32|fp16|bf16   # output and gradients vs float64 reference
+python -m kernels.bench.spatial bench                  # timings vs SDPA backends and the GEMM peak
+python -m kernels.bench.spatial sweep                  # the kernels alone under other tilings
 
 The benchmark times, in one process on one GPU, in bf16:
 - from our layout: our kernel on q, k, v ``[B, T, S, heads, D]`` (and on the views
@@ -14,9 +14,12 @@ The benchmark times, in one process on one GPU, in bf16:
 - kernel against kernel: SDPA alone on contiguous ``[B*T, heads, S, D]`` tensors, and ours on
   the very same memory, viewed as our layout by a permute (no copy).
 FLOPs: forward 4*B*T*heads*S^2*D (two matrix products), forward+backward 3.5x that (the
-backward's five products, the usual count; ours does seven, see spatial_attention.py). The
+backward's five products, the usual count; ours does seven, see kernels/spatial/tuned.py). The
 ceiling is a bf16 matmul (8192^3) timed in the same process. Results: kernels/BENCHMARKS.md.
 """
+# Benchmarks time lambdas at once inside their loop (B023 cannot see that) and `del` each size's
+# tensors before the next (F821 then flags the lambdas).
+
 
 import importlib
 import sys
@@ -26,11 +29,11 @@ import torch.nn.functional as F
 import triton
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from kernels._common import timeit
-from kernels.spatial_attention import spatial_attention
+from kernels import spatial_attention
+from kernels.bench import timeit
 from vdlite.attention import spatial_attention as reference
 
-mod = importlib.import_module("kernels.spatial_attention")
+mod = importlib.import_module("kernels.spatial.tuned")
 DT = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 TOL = {torch.float32: 1e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
 BENCH_SHAPES = [(1, 16, 4096, 8, 64), (1, 16, 4096, 8, 128), (2, 8, 1024, 8, 64)]

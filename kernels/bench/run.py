@@ -5,8 +5,8 @@
 For each kernel, first its bf16 check against the float64 reference (output and every
 gradient, odd shapes, every mask); a failure stops everything, since timing a wrong kernel
 means nothing. Then its benchmark, which times it against the best PyTorch ways to do the same
-thing in the same process (see ``kernels/bench_temporal.py``, ``bench_spatial.py``,
-``bench_conv3d.py`` for what each compares, the FLOP and byte counts and the floors). Writes
+thing in the same process (see ``kernels/bench/temporal.py``, ``spatial.py``,
+``conv3d.py`` for what each compares, the FLOP and byte counts and the floors). Writes
 ``DIR/results.md`` (versions and GPU, then each kernel's table) and ``DIR/speedups.png``
 (ours against the fastest PyTorch way, per shape and pass). The committed copy of these is
 ``kernels/BENCHMARKS.md`` and ``kernels/benchmarks.png``.
@@ -101,7 +101,8 @@ def plot(results: list[tuple[str, float]], path: Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m kernels.bench",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench_out", help="folder for results.md, speedups.png")
     parser.add_argument("--only", default=",".join(KERNELS),
                         help="comma-separated subset of " + ",".join(KERNELS))
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     report, ratios = ["# Kernel benchmarks (python -m kernels.bench)\n", environment()], []
     for name in names:
-        module = importlib.import_module(f"kernels.bench_{name}")
+        module = importlib.import_module(f"kernels.bench.{name}")
         print(f"== {name}: check bf16", flush=True)
         if not module.check("bf16"):
             print(f"{name}: the bf16 check failed; no timings", file=sys.stderr)
@@ -143,6 +144,3 @@ def main(argv: list[str] | None = None) -> int:
     print("wrote " + ", ".join(map(str, written)))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

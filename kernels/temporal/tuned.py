@@ -1,86 +1,40 @@
-"""Fused temporal attention in Triton, forward and backward, on the ``[B, T, S, heads, D]`` layout.
+"""Temporal attention, the tuned path: what makes ``kernels/temporal/lesson.py`` fast.
 
-What it computes: for every batch b, position s and head h, the T frames at (b, s, h) form one
-short sequence, and each frame t attends over the frames u its temporal mask allows,
+Same maths, layout, masks and gradients as the lesson kernel (read that first); this file adds
+what the measurements in kernels/BENCHMARKS.md ("Tuning evidence: temporal attention") asked
+for. Temporal attention has an enormous number of tiny sequences (B*S*heads = 65,536 of
+T = 8..64 frames) and T FLOPs per value moved, far below the ridge point of a GPU: it is
+memory-bound, so the goal is to read q, k, v and write o exactly once, in wide coalesced
+transactions, with few instructions per byte.
 
-    out[b, t, s, h] = sum_u softmax_u(q[b, t, s, h] . k[b, u, s, h] / sqrt(D) + M[t, u])
-                      v[b, u, s, h],
+- Packing. ``tl.dot`` needs >= 16 rows, so a frame block has BLOCK_T = a power of two >= 16
+  rows; clips of T <= BLOCK_T / 2 frames pack BLOCK_T // T positions into one block (two
+  8-frame clips in 16 rows), a block-diagonal mask keeping them apart (``_rows``, ``_allowed``).
+- Two kernel shapes. 3-D (BLOCK_S > 1, short clips): tiles ``[BLOCK_S, BLOCK_T, D]`` and a
+  *batched* ``tl.dot`` over BLOCK_S sequences; Triton gives each warp whole sequences of a 3-D
+  dot, so BLOCK_S >= num_warps. 2-D (BLOCK_S = 1, T >= 32): tiles ``[BLOCK_T, D]`` and plain
+  dots, whose rows Triton splits among the warps (see the section "2-D kernels").
+- Grid (heads * position blocks, query frame blocks, B), heads fastest: programs that run
+  side by side take the other heads of the same positions and sweep contiguous memory.
+- Online softmax over key blocks of 64 frames for T > 64; key blocks the mask rules out
+  entirely are skipped (``_key_blocks``, ``_query_blocks``).
+- The backward (flash-attention 2) owns BLOCK_S whole sequences per program. With one key
+  block (T <= 64) each gradient is stored as soon as it is computed, and delta comes from
+  the identity delta_t = sum_u P_tu dP_tu without reading O (an eighth fewer bytes); with
+  several, dq is accumulated in a float32 buffer with atomic adds and delta = rowsum(dO * O).
+  A forward with no backward to come skips the log-sum-exp.
+- The host side. One plan per (shapes, strides, dtypes, devices, alignment, mask), checked
+  once and cached, each kernel launched straight through its compiled launcher after the
+  first call (``kernels.runtime._Launch``): at T = 8 a plain call into Triton's JIT costs as
+  much host time as the kernel takes on the GPU.
+- Block sizes per clip length and pass: ``_CONFIGS``, chosen by ``python -m
+  kernels.bench.temporal sweep``.
 
-with ``M = 0`` where ``vdlite.attention.temporal_mask(T, causal, window)`` allows u and -inf
-elsewhere (causal: u <= t; window w: |t - u| <= w; the diagonal is always allowed). This is
-``vdlite.attention.temporal_attention``, the reference the tests compare against.
-
-Why it is memory-bound. Language-model attention has a few long sequences; temporal attention
-has an enormous number of tiny ones: B*S*heads = 2*4096*8 = 65,536 sequences of T = 8..64
-frames. Per sequence the work is 4*T^2*D FLOPs against 4*T*D values moved (q, k, v in, o out):
-T FLOPs per value, T/2 per byte in bf16 (8 at T = 16, 32 at T = 64), far below the ~250 FLOPs
-per byte (~800 TFLOP/s over ~3.3 TB/s) at which an H100's tensor cores rather than its memory
-become the limit. So the goal is not clever FLOP tiling but reading q, k, v and writing o
-exactly once, in wide coalesced transactions, with no copies, and few instructions per byte:
-"permute to [B*S*heads, T, D] + SDPA + permute back" moves every byte about three times.
-
-The layout through strides. Token (b, t, s, h, d) lives at
-``b*stride_b + t*stride_t + s*stride_s + h*stride_h + d*stride_d``; we never permute or copy.
-The sequence (b, s, h) starts at ``b*stride_b + s*stride_s + h*stride_h`` and its frame t is
-``t*stride_t`` further. Each frame of it is a run of D contiguous values: 128 bytes at D = 64
-in bf16, one full cache line, whatever stride_s is (heads*D for a contiguous tensor,
-3*heads*D for the views ``qkv.unbind(3)`` of a fused projection).
-
-One program = one (b, h) and a block of positions s, all their frames. Two kernel shapes:
-
-- 3-D (BLOCK_S > 1, short clips): tiles ``[BLOCK_S, BLOCK_T, D]`` (position, frame,
-  channel), the attention of all BLOCK_S sequences at once with a *batched* ``tl.dot``:
-  ``[BS, T, D] @ [BS, D, T] -> [BS, T, T]``. Triton gives each warp whole sequences of a 3-D
-  dot, so BLOCK_S >= num_warps (with fewer, warps repeat one another's work).
-- 2-D (BLOCK_S = 1, T >= 32): tiles ``[BLOCK_T, D]`` and plain 2-D dots, whose rows Triton
-  splits among the warps (wgmma on Hopper). See the section "2-D kernels".
-
-``tl.dot`` needs every dimension >= 16, so the frame axis is a block of BLOCK_T = a power of
-two >= 16 rows. Frames are padded to it and the padding masked (padded rows load as 0, padded
-keys score -inf, padded queries are never stored); clips of T <= BLOCK_T / 2 frames instead
-pack BLOCK_T // T positions into one block (two 8-frame clips in 16 rows at T = 8, two
-32-frame clips in 64 rows at T = 32), with a block-diagonal mask keeping them apart. Block
-sizes come from a measured sweep (``_CONFIGS``). The grid is (heads * position blocks, query
-frame blocks, B), heads fastest: programs that run side by side take the other heads of the
-same positions, so together they sweep contiguous memory.
-
-The online softmax. For T <= 64 all keys fit in one tile; longer clips loop over key blocks of
-64 frames, keeping per query row the running max m, the running sum l of exp(s - m) and the
-unnormalised output acc, rescaled by exp(m_old - m_new) when the max grows (flash attention).
-Key blocks the mask rules out entirely (the future when causal, frames beyond the window) are
-skipped. We work in base 2 (exp2 is one instruction): s2 = q.k * log2(e)/sqrt(D). The forward
-saves, per query row, the logsumexp ``lse = ln(sum_u exp(q.k_u/sqrt(D)))`` in float32
-``[B, heads, S, T]`` (4 bytes per row against 2*D bytes of output: 3% at D=64, bf16).
-
-The backward (flash-attention 2). With P = softmax(S), S = q k^T / sqrt(D), O = P v and dO
-the incoming gradient:
-
-    dv = P^T dO,   dP = dO v^T,   dS = P * (dP - delta),   delta = rowsum(dO * O),
-    dq = dS k / sqrt(D),   dk = dS^T q / sqrt(D).
-
-(delta_t = sum_u P_tu dP_tu = dO_t . O_t: the softmax's Jacobian, contracted.) Nothing of
-size T x T was saved: P is recomputed from q, k and the saved lse as exp(S - lse), exactly
-normalised with no second pass. One program owns BLOCK_S whole sequences: for each key block
-it accumulates dk, dv in registers over the query blocks, and adds each query block's share
-of dq; with one block (T <= 64) each gradient is stored as soon as it is computed, with
-several dq is accumulated in a float32 buffer with atomic adds. With one key block every key
-of a query row is in registers, so delta comes from the identity delta_t = sum_u P_tu dP_tu
-without reading O at all: for T <= 64 the backward reads q, k, v, dO once (an eighth fewer
-bytes than with O) and writes dq, dk, dv once. Longer clips read O for delta = rowsum(dO * O).
-A forward with no backward to come (no_grad, or no input needing a gradient) skips the
-logsumexp too.
-
-The host side. At T = 8 the kernels take ~0.1 ms, as long as a plain Python call into Triton's
-JIT takes on the benchmark's host, so ``temporal_attention`` does little per call: one plan per
-(shapes, strides, dtypes, devices, alignment, mask), checked once and cached, and each kernel
-launched straight through its compiled launcher after the first call (``_Launch``).
-
-Dots accumulate in float32. float16/bfloat16 inputs feed the tensor cores directly (P and dS
-are rounded to the input dtype before their dots, as in flash attention); float32 inputs use
-full-precision ("ieee") dots, not TF32.
-
-Runs on CUDA tensors, or on the CPU through Triton's interpreter: set ``TRITON_INTERPRET=1``
-before ``kernels`` is imported (Triton reads it when the kernels are defined).
+The forward saves the base-2 log-sum-exp ``lse2 = m + log2(l)`` per query row, float32
+``[B, heads, S, T]`` (the convention of ``kernels.runtime``). Dots accumulate in float32;
+half types feed the tensor cores, float32 uses full-precision ("ieee") dots. The grid's batch
+axis is CUDA's z, which stops at 65,535: B <= 65535 here (the lesson kernel puts the batch on
+axis 0 instead).
 """
 
 from __future__ import annotations
@@ -91,23 +45,26 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
-from triton.runtime.jit import JITFunction
 
-from kernels._common import _cdiv, _Launch, _max, _precision, _sum
-from vdlite.attention import check_qkv
+from kernels.runtime import (
+    LOG2E,
+    _cdiv,
+    _Launch,
+    _max,
+    _sum,
+    check_attention,
+    check_device,
+    check_mask,
+    precision,
+)
 from vdlite.attention import temporal_attention as _reference
 
 __all__ = ["temporal_attention"]
 
-DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-HEAD_DIMS = (16, 32, 64, 128)
-LOG2E = 1.4426950408889634
+NAME = "kernels.temporal_attention"
 
 
 # ----------------------------------------------------------------------------- Triton helpers
-
-
-# The stand-ins for Triton's own jit helpers (_cdiv, _max, _sum) live in kernels/_common.py.
 
 
 @triton.jit
@@ -120,8 +77,7 @@ def _rows(block, i, T, S, BLOCK_S: tl.constexpr, BLOCK_T: tl.constexpr, PACK: tl
     block (T <= 8) pack PACK positions into one block instead: row r is frame r % T of the
     position's group g = r // T, and the mask keeps groups apart (no wasted rows at T = 8).
     TP is T as a compile-time constant when PACK > 1: a division by a runtime T costs tens of
-    instructions per row (measured: packed 2-D blocks ran at 83% of copy bandwidth, unpacked
-    ones at 93%), by a constant a shift or a multiply.
+    instructions per row, by a constant a shift or a multiply (kernels/BENCHMARKS.md).
     """
     r = tl.arange(0, BLOCK_T)
     if PACK > 1:
@@ -244,7 +200,7 @@ def _forward_kernel(
     tl.store(O + b * sob + h * soh + o_tile, o.to(O.dtype.element_ty), mask=q_mask)
     if STORE_LSE:  # only the backward needs it
         lse_ptrs = LSE + ((b * heads + h) * S + pos) * T + tq[None, :]  # [BLOCK_S, BLOCK_T]
-        tl.store(lse_ptrs, (m + tl.log2(l)) / 1.4426950408889634, mask=q_ok)
+        tl.store(lse_ptrs, m + tl.log2(l), mask=q_ok)  # base-2 log-sum-exp
 
 
 # ----------------------------------------------------------------------------- backward kernel
@@ -275,7 +231,7 @@ def _backward_kernel(
     do_base = DO + b * sdob + h * sdoh
     g_off = b * sgb + h * sgh  # dq, dk, dv share one (contiguous) layout
     lse_base = LSE + (b * heads + h) * S * T
-    qk_scale = sm_scale * 1.4426950408889634
+    qk_scale = sm_scale * LOG2E
 
     for j in range(0, _cdiv(T, BLOCK_T)):  # key blocks
         pos_k, tk, gk, k_ok = _rows(block, j, T, S, BLOCK_S, BLOCK_T, PACK, TP)
@@ -296,7 +252,7 @@ def _backward_kernel(
 
             # transposed scores: keys on axis 1, queries on axis 2
             x_t = tl.dot(k, tl.permute(q, (0, 2, 1)), input_precision=PRECISION)  # [S, Tk, Tq]
-            p_t = tl.exp2(x_t * qk_scale - (lse * 1.4426950408889634)[:, None, :])
+            p_t = tl.exp2(x_t * qk_scale - lse[:, None, :])
             ok_t = _allowed(tq[None, :], tk[:, None], gq[None, :], gk[:, None], T, window,
                             CAUSAL, HAS_WINDOW, PACK)  # [Tk, Tq]
             p_t = tl.where(ok_t[None, :, :], p_t, 0.0)  # P^T, exactly normalised
@@ -420,7 +376,7 @@ def _forward_kernel_2d(
     tl.store(O + b * sob + h * soh + o_tile, o.to(O.dtype.element_ty), mask=q_ok[:, None])
     if STORE_LSE:
         lse_ptrs = LSE + ((b * heads + h) * S + pos) * T + tq
-        tl.store(lse_ptrs, (m + tl.log2(l)) / 1.4426950408889634, mask=q_ok)
+        tl.store(lse_ptrs, m + tl.log2(l), mask=q_ok)  # base-2 log-sum-exp
 
 
 @triton.jit
@@ -451,7 +407,7 @@ def _backward_kernel_2d(
     do_base = DO + b * sdob + h * sdoh
     g_off = b * sgb + h * sgh
     lse_base = LSE + (b * heads + h) * S * T
-    qk_scale = sm_scale * 1.4426950408889634
+    qk_scale = sm_scale * LOG2E
 
     for j in range(0, _cdiv(T, BLOCK_T)):  # key blocks
         pos_k, tk, gk, k_ok = _rows_2d(block, j, T, S, BLOCK_T, PACK, TP)
@@ -478,7 +434,7 @@ def _backward_kernel_2d(
             lse = tl.load(lse_base + pos * T + tq, mask=q_ok, other=0.0)  # [Tq]
 
             x_t = tl.dot(k, tl.trans(q), input_precision=PRECISION)  # [Tk, Tq]
-            p_t = tl.exp2(x_t * qk_scale - (lse * 1.4426950408889634)[None, :])
+            p_t = tl.exp2(x_t * qk_scale - lse[None, :])
             ok_t = _allowed(tq[None, :], tk[:, None], gq[None, :], gk[:, None], T, window,
                             CAUSAL, HAS_WINDOW, PACK)
             p_t = tl.where(ok_t, p_t, 0.0)
@@ -516,32 +472,11 @@ def _backward_kernel_2d(
 # ----------------------------------------------------------------------------- launchers
 
 
-def _interpreted() -> bool:
-    """True when Triton's interpreter runs the kernels (TRITON_INTERPRET=1 at import)."""
-    return not isinstance(_forward_kernel, JITFunction)
-
-
 # (BLOCK_T, BLOCK_S, num_warps, num_stages[, BLOCK_Q]) by pass and clip length, for D = 64
-# and bf16 as measured. BLOCK_T is the rows of a frame block, BLOCK_S the frame blocks per
-# program; clips of T <= BLOCK_T / 2 frames pack BLOCK_T // T positions into each block.
-# BLOCK_S > 1 runs the 3-D kernels and wants BLOCK_S >= num_warps (a 3-D dot gives each warp
-# whole sequences); BLOCK_S = 1 runs the 2-D kernels, which want BLOCK_T >= 16 * num_warps.
-# BLOCK_Q (2-D backward only, default BLOCK_T): query rows per step against all the keys.
-# Measured (`python -m kernels.bench_temporal sweep`, H100, Triton 3.6, bf16 [2, T, 4096, 8,
-# 64], kernels alone in CUDA graphs, % of a copy's bandwidth on the pass's bytes):
-#   fwd T=8   (16,4,4,1) 0.095 ms 98%; 2-D (64,1,4,1) 0.097 96%; (32,1,2,1) 0.116 81%
-#   fwd T=16  (16,4,4,1) 0.199 ms 91%; (64,1,4,2) 0.212 85%; (16,8,8,1) 0.214 85%
-#   fwd T=32  (64,1,4,2) 0.376 ms 96% (stages 1 and 3 the same); 3-D (32,4,4,1) 0.429 84%
-#             (204 regs); before the 2-D kernels, 3-D with BLOCK_S=1: 0.953 ms
-#   fwd T=64  (64,1,4,1) 0.768 ms 93%; stages 2 0.808; 8 warps 1.106 (two warpgroups on 64
-#             rows duplicate the work); before: 3.93 ms, 792 bytes of spills
-#   bwd T=8   (16,4,4,1) 0.191 ms 97%; 2-D (64,1,4,1,32) 0.233 80%; (16,8,8,1) 0.249 75%
-#   bwd T=16  (16,4,4,1) 0.379 ms 96%; 2-D (64,1,4,1,64) 0.400 91%; BLOCK_Q 16/32 ~0.49
-#   bwd T=32  (64,1,4,1,64) 0.807 ms 89%; BLOCK_Q 16/32 0.95 76%; stages 2 1.14; 2 warps 1.07
-#   bwd T=64  (64,1,4,1,64) 1.669 ms 86% (223 regs, no spills); BLOCK_Q 16/32 ~1.86 77%;
-#             before: 8.9 ms (4 warps, 3-D), 239 ms (8 warps, spilled)
-# (splitting the backward's queries into BLOCK_Q < BLOCK_T blocks cut registers, 164 against
-# 223, but was slower everywhere: kept for the sweep, not used.) No spills in any of these.
+# and bf16. BLOCK_T is the rows of a frame block, BLOCK_S the frame blocks per program; clips
+# of T <= BLOCK_T / 2 frames pack BLOCK_T // T positions into each block. BLOCK_S > 1 runs the
+# 3-D kernels, BLOCK_S = 1 the 2-D kernels. BLOCK_Q (2-D backward only, default BLOCK_T): query
+# rows per step against all the keys. The sweep behind each entry: kernels/BENCHMARKS.md.
 _CONFIGS = {
     False: (
         (8, (16, 4, 4, 1)),
@@ -565,12 +500,10 @@ CONFIG_OVERRIDE: dict[str, tuple[int, ...]] = {}
 def _config(T: int, D: int, backward: bool = False) -> tuple[int, int, int, int, int]:
     """(BLOCK_T, BLOCK_S, num_warps, num_stages, BLOCK_Q) for a clip of T frames, head size D.
 
-    Chosen by measurement (``python -m kernels.bench_temporal sweep``, H100, bf16, D = 64,
-    each pass apart; kernels/BENCHMARKS.md). What matters: (1) no duplicated work: a 3-D dot
-    gives each warp whole sequences, so BLOCK_S >= num_warps, and a 2-D dot (BLOCK_S = 1)
-    gives each warp 16-row slices, so BLOCK_T >= 16 * num_warps; (2) small per-thread tiles:
-    no spills and several programs per SM, whose loads overlap one another's compute, which is
-    what hides memory latency here. Shorter clips pack several positions into one block."""
+    The rule: no duplicated work (a 3-D dot gives each warp whole sequences, so BLOCK_S >=
+    num_warps; a 2-D dot gives each warp 16-row slices, so BLOCK_T >= 16 * num_warps), and
+    per-thread tiles small enough for several programs per SM with no spills, since their
+    overlapping loads are what hides memory latency. The sweep: kernels/BENCHMARKS.md."""
     config = CONFIG_OVERRIDE.get("bwd" if backward else "fwd")
     if config is None:
         config = next(c for t_max, c in _CONFIGS[backward] if t_max is None or T <= t_max)
@@ -602,12 +535,12 @@ class _Plan:
     def __init__(self, q: Tensor, causal: bool, window: int | None):
         B, T, S, heads, D = q.shape
         self.causal, self.window, self.D = causal, window, D
-        precision = _precision(q.dtype)
+        dots = precision(q.dtype)
         block_t, block_s, num_warps, num_stages, _ = _config(T, D)
         pack = _pack(T, block_t)
         grid = (heads * triton.cdiv(S, block_s * pack), triton.cdiv(T, block_t), B)
         common = dict(CAUSAL=causal, HAS_WINDOW=window is not None, D=D, BLOCK_T=block_t,
-                      BLOCK_S=block_s, PACK=pack, TP=T if pack > 1 else 0, PRECISION=precision)
+                      BLOCK_S=block_s, PACK=pack, TP=T if pack > 1 else 0, PRECISION=dots)
         kernel = _forward_kernel_2d if block_s == 1 else _forward_kernel
         self.fwd = {store: _Launch(kernel, grid, dict(common, STORE_LSE=store), num_warps,
                                    num_stages) for store in (False, True)}
@@ -643,7 +576,7 @@ def _forward(q: Tensor, k: Tensor, v: Tensor, plan: _Plan, store_lse: bool = Tru
     if o.numel() == 0:
         return o, lse
     plan.fwd[store_lse](q, k, v, o, lse, *q.stride(), *k.stride(), *v.stride(), *o.stride(),
-                        T, S, heads, plan.window or 0, LOG2E / math.sqrt(D))
+                        T, S, heads, plan.window or 0, LOG2E.value / math.sqrt(D))
     return o, lse
 
 
@@ -682,40 +615,13 @@ class _TemporalAttention(torch.autograd.Function):
         return dq, dk, dv, None
 
 
-def _check_args(causal: bool, window: int | None) -> None:
-    if not isinstance(causal, bool):
-        raise ValueError(f"causal must be a bool, got causal={causal!r}")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int)
-                               or window < 0):
-        raise ValueError(f"window must be None or an int >= 0, got window={window!r}")
-
-
 def _check_inputs(q: Tensor, k: Tensor, v: Tensor, causal: bool, window: int | None) -> None:
     """Clear errors before launching: shapes, dtypes, devices, head size, mask arguments."""
-    check_qkv(q, k, v)  # the reference's checks: rank, shapes, dtype, device, D >= 1
-    if q.dtype not in DTYPES:
-        raise ValueError(
-            "kernels.temporal_attention supports float16, bfloat16 and float32, got "
-            f"{q.dtype} (vdlite.attention.temporal_attention computes in any float dtype)"
-        )
-    if q.shape[-1] not in HEAD_DIMS:
-        raise ValueError(
-            f"kernels.temporal_attention supports head sizes D in {HEAD_DIMS}, "
-            f"got D={q.shape[-1]} (shape {tuple(q.shape)} [B, T, S, heads, D])"
-        )
-    if q.shape[0] > 65535:  # B is a CUDA grid axis (y or z), which stops at 65,535
-        raise ValueError(f"kernels.temporal_attention needs batch B <= 65535, got B={q.shape[0]}")
-    _check_args(causal, window)
-    _check_device(q)
-
-
-def _check_device(q: Tensor) -> None:
-    if q.device.type != "cuda" and not _interpreted():
-        raise RuntimeError(
-            f"kernels.temporal_attention runs Triton kernels and got {q.device.type} tensors: "
-            "use CUDA tensors, or set TRITON_INTERPRET=1 before importing kernels to run them "
-            "on the CPU through Triton's interpreter (slow; for tests and lessons)"
-        )
+    check_attention(NAME, q, k, v)
+    if q.shape[0] > 65535:  # B is a CUDA grid axis (z), which stops at 65,535
+        raise ValueError(f"{NAME} needs batch B <= 65535, got B={q.shape[0]}")
+    check_mask(causal, window)
+    check_device(q, NAME)
 
 
 def _get_plan(q: Tensor, k: Tensor, v: Tensor, causal: bool, window: int | None) -> _Plan:
@@ -733,9 +639,9 @@ def _get_plan(q: Tensor, k: Tensor, v: Tensor, causal: bool, window: int | None)
                 _PLANS.clear()
             _PLANS[key] = plan
     else:
-        _check_args(causal, window)  # True == 1 and 1 == True as keys: check the types
+        check_mask(causal, window)  # True == 1 and 1 == True as keys: check the types
         if not q.is_cuda:
-            _check_device(q)
+            check_device(q, NAME)
     return plan
 
 

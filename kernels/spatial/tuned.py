@@ -1,81 +1,28 @@
-"""Flash spatial attention in Triton, forward and backward, on the ``[B, T, S, heads, D]`` layout.
+"""Spatial attention, the tuned path: what makes ``kernels/spatial/lesson.py`` fast.
 
-What it computes: for every batch b, frame t and head h, the S = H*W tokens of frame t form
-one sequence, and each token s attends over all the tokens r of its frame,
+Same maths, layout and gradients as the lesson kernel (read that first). Spatial attention
+has few long sequences (B*T*heads = 128 of S = 4096 tokens) and S FLOPs per value moved: it
+is compute-bound, and the job is flash attention's: never write the S x S score matrix, keep
+the tensor cores fed, and spend as little as possible on the softmax between the products.
+What this file adds to the lesson kernel, each choice measured (kernels/BENCHMARKS.md,
+"Tuning evidence: spatial attention"):
 
-    out[b, t, s, h] = sum_r softmax_r(q[b, t, s, h] . k[b, t, r, h] / sqrt(D)) v[b, t, r, h].
+- Only the last key block pays for the mask (``_attend_block``'s TAIL), and loads skip their
+  row mask where S is a multiple of the block (EVEN_M, EVEN_N).
+- One grid axis of ``ceil(S / BLOCK_M) * B*T*heads`` programs, query blocks fastest: the
+  programs that run side by side are the query blocks of one sequence, which read the same
+  keys and values, so those come from L2 rather than from memory.
+- The backward in two kernels and no atomics: ``_dq_kernel`` (one program per query block,
+  which also computes and stores delta = rowsum(dO * O), saving the separate "preprocess"
+  launch of the usual FA2 recipe) and ``_dkdv_kernel`` (one program per key block). Seven
+  products against the five an atomic dq needs, but each gradient is written once in its
+  final dtype, the result is deterministic, and each kernel is tiled on its own. Padded rows
+  need no masks beyond their loads and stores: every product they enter vanishes.
+- Tiles per head size, dtype and kernel: ``_config``.
 
-No mask. This is ``vdlite.attention.spatial_attention``, the reference the tests compare against.
-
-Why it is compute-bound. Spatial attention is the opposite of temporal attention: few long
-sequences (B*T*heads = 16*8 = 128 of S = 4096 tokens) instead of very many short ones. Per
-sequence the work is 4*S^2*D FLOPs against 4*S*D values moved: S FLOPs per value, thousands per
-byte, so the tensor cores are the limit and the job is flash attention's: never write the
-S x S score matrix, keep the tensor cores fed, and spend as little as possible on the softmax
-between the two matrix products.
-
-The layout through strides. Token (b, t, s, h, d) lives at
-``b*stride_b + t*stride_t + s*stride_s + h*stride_h + d*stride_d``; we never permute or copy.
-The sequence (b, t, h) starts at ``b*stride_b + t*stride_t + h*stride_h``, and its tokens are
-rows ``stride_s`` apart (heads*D for a contiguous tensor, 3*heads*D for the views
-``qkv.unbind(3)`` of a fused projection), each a run of D contiguous values: 128 bytes at
-D = 64 in bf16, one cache line. A tile of rows is then as cheap to load as from SDPA's
-``[B, heads, S, D]``: no permute to that layout and back, which would cost a full read and
-write of q, k, v and o. (SDPA needs none either: it reads the views
-``x.flatten(0, 1).transpose(1, 2)`` through their strides, as long as D is contiguous.)
-
-The forward (flash attention 2). One program = one sequence (b, t, h) and one block of
-BLOCK_M queries. It keeps its q tile ``[BLOCK_M, D]`` and, per query row, the running max m,
-the running sum l of exp(x - m) and the unnormalised output acc ``[BLOCK_M, D]``, and streams
-the keys and values in blocks of BLOCK_N rows:
-
-    x = q k^T * log2(e)/sqrt(D)           [BLOCK_M, BLOCK_N], base 2: exp2 is one instruction
-    m' = max(m, rowmax(x));  p = exp2(x - m');  alpha = exp2(m - m')
-    l = alpha*l + rowsum(p);  acc = alpha*acc + p v;  m = m'
-
-and at the end o = acc / l. Keys beyond S in the last block (when S is not a multiple of
-BLOCK_N) score -inf; only that block pays for the mask. ``tl.dot`` needs every dimension
->= 16, so blocks are at least 16 rows and padded rows load as 0. The forward saves, per query
-row, the base-2 logsumexp ``lse2 = m + log2(l) = log2(sum_r exp2(x_r))`` in float32
-``[B, T, heads, S]``: 4 bytes per row against 2*D bytes of output.
-
-The grid is one axis of ``ceil(S / BLOCK_M) * B*T*heads`` programs (CUDA's axis 0 goes to
-2^31 - 1; axes 1 and 2 stop at 65,535), query blocks fastest: the programs that run side by
-side are the query blocks of one sequence, which read the same keys and values, so those come
-from L2 rather than from memory.
-
-The backward (flash attention 2). With P = softmax(q k^T / sqrt(D)), O = P v and dO the
-incoming gradient:
-
-    dv = P^T dO,   dP = dO v^T,   dS = P * (dP - delta),   delta = rowsum(dO * O),
-    dq = dS k / sqrt(D),   dk = dS^T q / sqrt(D).
-
-P is recomputed from q, k and the saved lse2 as exp2(x - lse2), exactly normalised. dk and dv
-are sums over queries, dq a sum over keys, so one pass cannot own all three: a program that
-owns a block of keys must add its share of dq into memory that every other key block also
-adds into (fp32 atomics: S / BLOCK_N adds per dq value, 64 at S = 4096 -- gigabytes of
-read-modify-write traffic here), or dq gets its own pass. We take two kernels and no atomics:
-
-- ``_dq_kernel``, one program per query block (like the forward): computes delta for its rows
-  from the dO and O tiles and stores it, then loops over key blocks: x, P, dP, dS, dq += dS k.
-  Three matrix products per block pair.
-- ``_dkdv_kernel``, one program per key block, after it: loops over query blocks reading q,
-  dO, lse2 and delta: P^T, dv += P^T dO, dP^T, dS^T, dk += dS^T q. Four products.
-
-Seven products against the five the atomic version needs (1.4x the FLOPs), but each gradient
-is written once in its final dtype, the result is deterministic, and each kernel is tuned on
-its own. Computing delta in the dq kernel saves the separate "preprocess" launch of the usual
-FA2 recipe. The backward needs no masks beyond its loads and stores: padded rows load as 0,
-and every product they enter vanishes. A padded query has dO = 0 and delta = 0, so its
-dP = dO v^T and dS = P * (dP - delta) are 0 and it adds nothing to dk or dv; a padded key has
-k = v = 0, so it adds nothing to dq; and their own gradient rows are never stored.
-
-Dots accumulate in float32. float16/bfloat16 inputs feed the tensor cores directly (P and dS
-are rounded to the input dtype before their dots, as in flash attention); float32 inputs use
-full-precision ("ieee") dots, not TF32.
-
-Runs on CUDA tensors, or on the CPU through Triton's interpreter: set ``TRITON_INTERPRET=1``
-before ``kernels`` is imported (Triton reads it when the kernels are defined).
+The forward saves the base-2 log-sum-exp ``lse2 = m + log2(l)`` per query row, float32
+``[B, T, heads, S]`` (the convention of ``kernels.runtime``). Dots accumulate in float32;
+half types feed the tensor cores, float32 uses full-precision ("ieee") dots.
 """
 
 from __future__ import annotations
@@ -86,22 +33,24 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
-from triton.runtime.jit import JITFunction
 
-from kernels._common import _cdiv, _max, _precision, _sum
-from vdlite.attention import check_qkv
+from kernels.runtime import (
+    LOG2E,
+    _cdiv,
+    _interpreted,
+    _max,
+    _sum,
+    check_attention,
+    check_device,
+    precision,
+)
 
 __all__ = ["spatial_attention"]
 
-DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-HEAD_DIMS = (16, 32, 64, 128)
-LOG2E = 1.4426950408889634
+NAME = "kernels.spatial_attention"
 
 
 # ----------------------------------------------------------------------------- Triton helpers
-
-
-# The stand-ins for Triton's own jit helpers (_cdiv, _max, _sum) live in kernels/_common.py.
 
 
 @triton.jit
@@ -224,7 +173,7 @@ def _dq_kernel(
 
     k_ptrs = K + b * skb + t * skt + h * skh + cols[:, None] * sks + d[None, :] * skd
     v_ptrs = V + b * svb + t * svt + h * svh + cols[:, None] * svs + d[None, :] * svd
-    qk_scale = sm_scale * 1.4426950408889634
+    qk_scale = sm_scale * LOG2E
     dq = tl.full([BLOCK_M, D], 0.0, tl.float32)
     for start in range(0, S, BLOCK_N):
         k = _load(k_ptrs, start + cols, S, EVEN_N)  # [BLOCK_N, D]
@@ -266,7 +215,7 @@ def _dkdv_kernel(
     do_ptrs = DO + b * sdob + t * sdot + h * sdoh + rows[:, None] * sdos + d[None, :] * sdod
     stats = LSE + bth.to(tl.int64) * S  # lse2 and delta of this sequence
     deltas = DELTA + bth.to(tl.int64) * S
-    qk_scale = sm_scale * 1.4426950408889634
+    qk_scale = sm_scale * LOG2E
     dk = tl.full([BLOCK_N, D], 0.0, tl.float32)
     dv = tl.full([BLOCK_N, D], 0.0, tl.float32)
     for start in range(0, S, BLOCK_M):
@@ -292,25 +241,16 @@ def _dkdv_kernel(
 # ----------------------------------------------------------------------------- launchers
 
 
-def _interpreted() -> bool:
-    """True when Triton's interpreter runs the kernels (TRITON_INTERPRET=1 at import)."""
-    return not isinstance(_forward_kernel, JITFunction)
-
-
 def _config(D: int, dtype: torch.dtype, kernel: str) -> tuple[int, int, int, int]:
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for kernel "fwd", "dq" or "dkdv": BLOCK_M
     query rows, BLOCK_N key rows per tile.
 
-    Half types: chosen by ``python -m kernels.bench_spatial sweep`` (H100, Triton 3.6, bf16,
-    [1, 16, 4096, 8, D]), from flash-attention tilings known to suit Hopper. Forward: 128 x 64
-    over 8 warps at D = 64 (1.18 ms; 128 x 128 took 1.38 ms), 64 x 64 over 4 warps at D = 128
-    (2.09 ms, level with 128 x 128 over 8 warps, which needs 224 KB of shared memory); three
-    stages (two: 1.45 and 2.66 ms). dq: a tall query tile, 128 x 64. dk, dv: short query
-    blocks streamed past the key tile, 64 x 64, and 32 x 64 over 4 warps at D = 128 (the other
-    tilings tried there took 7.5 to 13.6 ms for the backward, against 7.2). Differences under
-    ~5% were noise between runs. float32 (correctness, not speed: its dots do not use the
-    tensor cores) takes 32 x 32 tiles over 8 warps, the fewest spills. The interpreter gets
-    16-row blocks: fast, and odd S then exercises the loops and tails."""
+    The rule: flash-attention tilings known to suit Hopper, each kernel's own (a tall query
+    tile for the forward and dq, short query blocks streamed past the key tile for dk, dv),
+    three stages; the sweep that picked them: kernels/BENCHMARKS.md. float32 (correctness,
+    not speed: its dots do not use the tensor cores) takes 32 x 32 tiles over 8 warps, the
+    fewest spills. The interpreter gets 16-row blocks: fast, and odd S then exercises the
+    loops and tails."""
     if _interpreted():
         return 16, 16, 4, 1
     if dtype == torch.float32:  # full-precision dots run on the FMA units: small tiles
@@ -336,9 +276,9 @@ def _forward(q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     grid = (triton.cdiv(S, block_m) * B * T * heads,)
     _forward_kernel[grid](
         q, k, v, o, lse, *q.stride(), *k.stride(), *v.stride(), *o.stride(),
-        T, S, heads, LOG2E / math.sqrt(D),
+        T, S, heads, LOG2E.value / math.sqrt(D),
         D=D, BLOCK_M=block_m, BLOCK_N=block_n, EVEN_M=S % block_m == 0,
-        PRECISION=_precision(q.dtype), num_warps=num_warps, num_stages=num_stages,
+        PRECISION=precision(q.dtype), num_warps=num_warps, num_stages=num_stages,
     )
     return o, lse
 
@@ -368,7 +308,7 @@ def _backward(q, k, v, o, lse, do):
         kernel[grid](
             *args, T, S, heads, sm_scale,
             D=D, BLOCK_M=block_m, BLOCK_N=block_n, EVEN_M=S % block_m == 0,
-            EVEN_N=S % block_n == 0, PRECISION=_precision(q.dtype),
+            EVEN_N=S % block_n == 0, PRECISION=precision(q.dtype),
             num_warps=num_warps, num_stages=num_stages,
         )
     return dq, dk, dv
@@ -387,29 +327,14 @@ class _SpatialAttention(torch.autograd.Function):
 
 
 def _check_inputs(q: Tensor, k: Tensor, v: Tensor) -> None:
-    """Clear errors before launching: shapes, dtypes, devices, head size."""
-    check_qkv(q, k, v)  # the reference's checks: rank, shapes, dtype, device, D >= 1
-    if q.dtype not in DTYPES:
-        raise ValueError(
-            "kernels.spatial_attention supports float16, bfloat16 and float32, got "
-            f"{q.dtype} (vdlite.attention.spatial_attention computes in any float dtype)"
-        )
-    if q.shape[-1] not in HEAD_DIMS:
-        raise ValueError(
-            f"kernels.spatial_attention supports head sizes D in {HEAD_DIMS}, "
-            f"got D={q.shape[-1]} (shape {tuple(q.shape)} [B, T, S, heads, D])"
-        )
+    """Clear errors before launching: shapes, dtypes, devices, head size, offset range."""
+    check_attention(NAME, q, k, v)
     if q.shape[2] * max(abs(x.stride(2)) for x in (q, k, v)) >= 2**31:  # int32 row offsets
         raise ValueError(
-            f"kernels.spatial_attention needs S * stride_s < 2^31 for q, k, v, got S={q.shape[2]}, "
+            f"{NAME} needs S * stride_s < 2^31 for q, k, v, got S={q.shape[2]}, "
             f"strides {q.stride(2)}, {k.stride(2)}, {v.stride(2)}"
         )
-    if q.device.type != "cuda" and not _interpreted():
-        raise RuntimeError(
-            f"kernels.spatial_attention runs Triton kernels and got {q.device.type} tensors: "
-            "use CUDA tensors, or set TRITON_INTERPRET=1 before importing kernels to run them "
-            "on the CPU through Triton's interpreter (slow; for tests and lessons)"
-        )
+    check_device(q, NAME)
 
 
 def spatial_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:

@@ -1,0 +1,2 @@
+"""Spatial (flash) attention: ``lesson.py``, the kernel to read, and ``tuned.py``, the same
+maths made fast (``kernels.spatial_attention``)."""
