@@ -43,8 +43,8 @@ def time_limit(item: pytest.Item) -> float:
     return float(mark.args[0]) if mark else default
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    for item in session.items:  # after -m and -k have deselected
         _log({"event": "collected", "id": item.nodeid, "name": item.name,
               "points": points(item), "timeout": time_limit(item)})
 

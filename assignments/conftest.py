@@ -19,6 +19,7 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): what the test is worth")
     config.addinivalue_line("markers", "timeout(seconds): the test's time limit when graded")
+    config.addinivalue_line("markers", "training: the test trains a model (tens of seconds)")
 
 
 @pytest.fixture

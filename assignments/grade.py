@@ -36,10 +36,13 @@ def assignment_names(root: Path = ROOT) -> list[str]:
 
 
 def grade(name: str, impl: str = "student", student_file: str | Path | None = None,
-          timeout: float | None = None, root: Path = ROOT) -> dict:
+          timeout: float | None = None, root: Path = ROOT, skip_marked: str | None = None
+          ) -> dict:
     """Run assignment `name`'s graded tests on `impl` (a module of its folder) or on
     `student_file`; returns Gradescope's results: {"score", "output", "tests": [...]}.
-    `root` is the assignments package (this one, or a handout's copy)."""
+    `root` is the assignments package (this one, or a handout's copy). `skip_marked` leaves
+    out the tests with that mark (e.g. "training"): the course's own check that a wrong
+    solution loses points uses it where the cheap tests already decide."""
     names = assignment_names(root)
     if name not in names:
         raise ValueError(f"no assignment {name!r}; there are: {', '.join(names)}")
@@ -53,7 +56,8 @@ def grade(name: str, impl: str = "student", student_file: str | Path | None = No
         env["VDLITE_GRADE_TIMEOUT"] = str(timeout)
     with tempfile.TemporaryDirectory() as tmp:
         env["VDLITE_GRADE_LOG"] = log = str(Path(tmp) / "log.jsonl")
-        tests, results, crashed = _run_until_done(root / name, env, log)
+        select = ["-m", f"not {skip_marked}"] if skip_marked else []
+        tests, results, crashed = _run_until_done(root / name, env, log, select)
     rows = []
     for test_id, test in tests.items():
         result = results.get(test_id) or {
@@ -67,10 +71,12 @@ def grade(name: str, impl: str = "student", student_file: str | Path | None = No
     return {"score": score, "output": f"{name}: {score:g} / {total:g} points", "tests": rows}
 
 
-def _run_until_done(folder: Path, env: dict, log: str) -> tuple[dict, dict, dict]:
-    """Collect the tests of `folder`, then run them until each has a result or was lost in
-    a crash; returns (collected {id: info}, results {id: result}, crashed {id: why})."""
-    collect = _pytest(["--collect-only", str(folder)], env, timeout=MARGIN_S)
+def _run_until_done(folder: Path, env: dict, log: str, select: list[str]
+                    ) -> tuple[dict, dict, dict]:
+    """Collect the tests of `folder` (those `select`, pytest's -m arguments, keeps), then run
+    them until each has a result or was lost in a crash; returns (collected {id: info},
+    results {id: result}, crashed {id: why})."""
+    collect = _pytest([*select, "--collect-only", str(folder)], env, timeout=MARGIN_S)
     tests = {e["id"]: e for e in _read_log(log, "collected")}
     if not tests:
         raise RuntimeError(f"the graded tests of {folder.name} could not be collected:\n"

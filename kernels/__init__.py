@@ -13,7 +13,7 @@ one interface and pass the same tests against the float64 references in ``vdlite
 
 They run on CUDA tensors, or on the CPU through Triton's interpreter: set
 ``TRITON_INTERPRET=1`` before importing ``kernels`` (and Triton: Triton reads it when the
-kernels are defined). Lesson 04 builds them; ``vdlite.backend`` decides when ``vdlite`` calls
+kernels are defined). Lessons 04a–04c build them; ``vdlite.backend`` decides when ``vdlite`` calls
 them.
 """
 

@@ -33,3 +33,22 @@ def test_tables_and_speedups_read_our_rows_against_the_last_ratio_column():
 def test_bench_without_a_gpu_says_so(capsys):
     assert bench.main(["--out", "unused"]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_committed_tables_are_read_by_section_and_name_their_gpu(tmp_path):
+    from kernels.bench import committed
+
+    page = tmp_path / "BENCHMARKS.md"
+    page.write_text("# results\n\n- GPU: Some GPU (7 SMs), driver 1.2\n\n## Temporal attention\n\n"
+                    "prose\n\n" + TEXT + "\n## Notes\n\nno table here\n")
+    rows = committed.section("Temporal attention", page)
+    assert rows[0]["path"] == "ours" and committed.number(rows[0]["x fastest SDPA"]) == 10.87
+    assert committed.number("92.0%") == 92.0
+    assert committed.gpu(page) == "Some GPU (7 SMs)"
+    with pytest.raises(KeyError, match="no table under '## Notes'"):
+        committed.section("Notes", page)
+    spatial = committed.section("Spatial attention")  # the committed file itself
+    assert {"path", "ms", "x any SDPA"} <= set(spatial[0])
+    assert "H100" in committed.gpu()
+    assert 2.5e12 < committed.copy_bandwidth() < 3.5e12  # an H100's copy, bytes per second
+    assert 6e14 < committed.gemm_rate() < 9e14  # its bf16 GEMM, FLOP per second

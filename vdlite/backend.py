@@ -1,7 +1,7 @@
 """Which implementation runs an op: the PyTorch references of ``vdlite`` or the Triton kernels.
 
 ``vdlite`` is pure PyTorch and never needs Triton to import. Three ops have a Triton kernel in
-the ``kernels`` package (lesson 04): spatial attention, per-position temporal attention and
+the ``kernels`` package (lessons 04a–04c): spatial attention, per-position temporal attention and
 the 3D convolution. This module is the one place that chooses: ``vdlite`` calls
 ``backend.spatial_attention``, ``backend.temporal_attention`` and ``backend.conv3d``, which
 run the kernel or the reference as the ``VDLITE_BACKEND`` environment variable says (read at

@@ -8,7 +8,9 @@
     python -m kernels.bench.profile_misses NAME        # the workloads of the Nsight profiles
 
 Results and the evidence behind every tuning choice: kernels/BENCHMARKS.md and
-kernels/BENCHMARKS_VAE.md. Each script times the tuned path (the public ``kernels.*``).
+kernels/BENCHMARKS_VAE.md; ``kernels.bench.committed`` reads the tables of the first back (the
+lessons show them where there is no GPU). Each script times the tuned path (the public
+``kernels.*``).
 """
 
 import statistics
