@@ -208,6 +208,32 @@ def test_fit_trains_the_control_branch_only():
     assert any(p.abs().max() > 0 for p in model.control.mid_zero_conv.parameters())
 
 
+def test_fit_draws_noisy_timesteps_only_and_gives_named_parts_their_own_rate():
+    base = UNet3D(3, 4, (1, 2), 1, "pseudo")
+    with torch.no_grad():  # as if trained: its zero-initialised output conv too
+        for p in base.parameters():
+            p.copy_(0.2 * torch.randn(p.shape, generator=torch.Generator().manual_seed(7)))
+    model = ControlledUNet(base, ControlNet3D(base, hint_hidden=4))
+    seen = []
+    forward = model.forward
+    model.forward = lambda x, t, depth: seen.append(t.clone()) or forward(x, t, depth)
+    ds = RoomClips(8, frames=3, size=8, seed=0, patterns=False)
+    batches = (ds.batch([i % 8, (i + 1) % 8]) for i in itertools.count(0, 2))
+    before = {n: p.detach().clone() for n, p in model.control.named_parameters()}
+    fit(model, batches, 1, NoiseSchedule("cosine", 50), lr=1e-3, prediction="x0", min_t=40,
+        lrs={"control.mid_zero_conv": 1e-1})
+    assert seen and all(bool(((t >= 40) & (t < 50)).all()) for t in seen)
+    # Adam's first step moves every parameter with a gradient by about its lr
+    moved = {n: float((p.detach() - before[n]).abs().max())
+             for n, p in model.control.named_parameters()}
+    assert 0.05 < moved["mid_zero_conv.bias"] <= 0.1 + 1e-6
+    assert 0 < moved["zero_convs.0.bias"] <= 1e-3 + 1e-6
+    with pytest.raises(ValueError, match="min_t must be in"):
+        fit(model, batches, 1, NoiseSchedule("cosine", 50), min_t=50)
+    with pytest.raises(ValueError, match="prediction must be one of"):
+        fit(model, batches, 1, NoiseSchedule("cosine", 50), prediction="noise")
+
+
 def test_errors_name_what_was_expected():
     base = random_base(5)
     model = ControlledUNet(base, ControlNet3D(base).double())

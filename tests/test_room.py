@@ -14,6 +14,7 @@ from vdlite.room import (
     Camera,
     Room,
     RoomClips,
+    camera_rays,
     cast,
     look_at,
     random_camera_path,
@@ -167,6 +168,22 @@ def test_random_clips_are_deterministic_well_formed_and_fast():
     start = time.perf_counter()
     big.batch(range(8, 16))
     assert time.perf_counter() - start < 1.0, "8 clips of 8 frames at 32 x 32 within 1 s"
+
+
+def test_plain_rooms_drop_the_patterns_and_keep_everything_else():
+    patterned = RoomClips(12, frames=3, size=16, seed=4).batch(range(12))
+    plain = RoomClips(12, frames=3, size=16, seed=4, patterns=False).batch(range(12))
+    assert torch.equal(plain["depth"], patterned["depth"])  # the same rooms and paths
+    assert not torch.equal(plain["video"], patterned["video"])
+    assert bool((plain["video"] >= patterned["video"] - 1e-6).all())  # patterns only darken
+    # a plain floor and far wall seen head on: one colour per face, no checker, no stripes
+    room, camera = empty_room(), straight_camera([[0, 1, -2]])
+    rgb, depth = render(room, camera, 24, 24, patterns=False)
+    _, surface = cast(room, *camera_rays(camera, 24, 24))  # [1, 1, H, W]
+    for face in surface.unique():
+        values = rgb[0, :, 0].permute(1, 2, 0)[surface[0, 0] == face]
+        assert float((values - values[0]).abs().max()) < 1e-12, FACES[int(face)]
+    assert torch.equal(depth, render(room, camera, 24, 24)[1])
 
 
 @pytest.mark.parametrize("kwargs,words", [

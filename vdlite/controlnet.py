@@ -33,7 +33,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vdlite.conv3d import Conv3d
-from vdlite.diffusion import NoiseSchedule, ddim_sample, diffusion_loss, timestep_embedding
+from vdlite.diffusion import (
+    PREDICTIONS,
+    NoiseSchedule,
+    ddim_sample,
+    diffusion_loss,
+    timestep_embedding,
+)
 from vdlite.unet3d import ResBlock3d, UNet3D, zero_init
 
 
@@ -225,32 +231,61 @@ def edge_alignment_chance(depth: Tensor, threshold: float = 0.05, radius: int = 
 
 def fit(model: nn.Module, batches: Iterator[dict[str, Tensor]], steps: int,
         schedule: NoiseSchedule, lr: float = 2e-3, prediction: str = "v",
-        conditioned: bool = True, seed: int = 0) -> list[float]:
+        conditioned: bool = True, seed: int = 0, min_t: int = 0,
+        lrs: dict[str, float] | None = None) -> list[float]:
     """`steps` Adam steps on the diffusion loss of `model` over `batches` (dicts with "video"
     and "depth", e.g. `RoomClips.batch`), optimising only the parameters that require grad;
     the model is called model(x_t, t, depth_to_input(depth)) when `conditioned`, model(x_t, t)
     otherwise. The loss's timesteps and noise come from a generator seeded with `seed`.
-    Returns the losses, one per step."""
+
+    min_t > 0 draws the timesteps from U{min_t..N-1} only, the noisy half of the chain where a
+    sample's layout is decided (what a control branch must learn first). lrs maps parameter-name
+    prefixes (as in model.named_parameters(), e.g. "control.hint") to their own learning rate,
+    the first prefix that matches winning; the others use lr. Returns the losses, one per step."""
     from vdlite.room import depth_to_input
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
         raise ValueError("fit: the model has no parameter that requires grad")
-    opt = torch.optim.Adam(params, lr=lr)
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"fit: prediction must be one of {PREDICTIONS}, got {prediction!r}")
+    if not 0 <= min_t < schedule.num_steps:
+        raise ValueError(f"fit: min_t must be in [0, {schedule.num_steps - 1}], got {min_t!r}")
+    groups: dict[float, list[Tensor]] = {}
+    for name, p in named:
+        rate = next((r for prefix, r in (lrs or {}).items() if name.startswith(prefix)), lr)
+        groups.setdefault(rate, []).append(p)
+    opt = torch.optim.Adam([{"params": ps, "lr": r} for r, ps in groups.items()], lr=lr)
     gen = torch.Generator().manual_seed(seed)
     losses = []
     model.train()
     for _ in range(steps):
         batch = next(batches)
         cond = depth_to_input(batch["depth"]) if conditioned else None
-        loss = diffusion_loss(model, batch["video"], schedule, prediction, cond=cond,
-                              generator=gen)
+        if min_t:
+            loss = _loss_from(model, batch["video"], schedule, prediction, cond, min_t, gen)
+        else:
+            loss = diffusion_loss(model, batch["video"], schedule, prediction, cond=cond,
+                                  generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
     model.eval()
     return losses
+
+
+def _loss_from(model: nn.Module, x0: Tensor, schedule: NoiseSchedule, prediction: str,
+               cond: Tensor | None, min_t: int, gen: torch.Generator) -> Tensor:
+    """`diffusion_loss` with t ~ U{min_t..N-1}: ‖model(x_t, t[, cond]) - target‖² averaged."""
+    t = torch.randint(min_t, schedule.num_steps, x0.shape[:1], generator=gen)  # [B]
+    noise = torch.randn(x0.shape, generator=gen, dtype=x0.dtype)
+    x_t = schedule.q_sample(x0, t, noise)
+    target = {"x0": x0, "eps": noise}.get(prediction)
+    if target is None:
+        target = schedule.v_target(x0, noise, t)
+    pred = model(x_t, t) if cond is None else model(x_t, t, cond)
+    return F.mse_loss(pred, target)
 
 
 def sample_rooms(model: nn.Module, depth: Tensor | None, shape: tuple[int, ...],

@@ -225,12 +225,15 @@ def _pick(table: Tensor, index: Tensor, n: int) -> Tensor:
                                                               table.shape[-1]))[..., 0, :]
 
 
-def render(room: Room, camera: Camera, height: int, width: int) -> tuple[Tensor, Tensor]:
+def render(room: Room, camera: Camera, height: int, width: int,
+           patterns: bool = True) -> tuple[Tensor, Tensor]:
     """Ray cast B rooms, each from its T poses: rgb [B, 3, T, H, W] in [-1, 1] and z-depth
     [B, 1, T, H, W]. Each pixel takes the nearest of the room's faces, its boxes and its
     spheres (`cast`). Colour = surface colour x pattern x shade: the floor's checker (cells of
     `tile`, ⌊x/tile⌋ + ⌊z/tile⌋ odd) and the walls' stripes (⌊along/tile⌋ odd) darken by 30 %,
-    and shade = 0.55 + 0.45 |n·l| for the surface normal n and the light direction l."""
+    and shade = 0.55 + 0.45 |n·l| for the surface normal n and the light direction l. With
+    `patterns` False every surface is plain (no checker, no stripes): the image's edges then
+    lie only where surfaces meet or occlude, which is where the depth map has them."""
     for name, value in (("height", height), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"render: {name} must be a positive int, got {value!r}")
@@ -252,6 +255,8 @@ def render(room: Room, camera: Camera, height: int, width: int) -> tuple[Tensor,
     along = torch.where(surface < 4, cells[..., 2], cells[..., 0])  # walls x = ±a: along z
     pattern = torch.where(surface == 0, checker, along.remainder(2))
     pattern = torch.where((surface == 1) | (surface > 5), 0, pattern)  # ceiling, objects: plain
+    if not patterns:
+        pattern = torch.zeros_like(pattern)
     value = colour * (shade * (1 - 0.3 * pattern))[..., None]  # [B, T, H, W, 3] in [0, 1]
     rgb = (2 * value - 1).permute(0, 4, 1, 2, 3)  # [B, 3, T, H, W]
     return rgb.contiguous(), s[:, None].contiguous()
@@ -364,12 +369,13 @@ class RoomClips(Dataset):
     `batch(indices)` renders a whole batch in one vectorised call (faster than items one by one).
 
     Args: num_clips (length), frames (T), size (H = W), motions (a subset of `MOTIONS`, one
-    drawn per clip), boxes and spheres (objects per room), fov (degrees), seed.
+    drawn per clip), boxes and spheres (objects per room), fov (degrees), seed, patterns
+    (False: plain surfaces, see `render`; the rooms and paths drawn are the same either way).
     """
 
     def __init__(self, num_clips: int = 1024, frames: int = 8, size: int = 32,
                  motions: tuple[str, ...] = MOTIONS, boxes: int = 2, spheres: int = 1,
-                 fov: float = 60.0, seed: int = 0) -> None:
+                 fov: float = 60.0, seed: int = 0, patterns: bool = True) -> None:
         for name, value, low in (("num_clips", num_clips, 1), ("frames", frames, 1),
                                  ("size", size, 1), ("boxes", boxes, 0),
                                  ("spheres", spheres, 0), ("seed", seed, 0)):
@@ -383,7 +389,7 @@ class RoomClips(Dataset):
             raise ValueError(f"RoomClips: fov must be in [10, 120] degrees, got {fov!r}")
         self.num_clips, self.frames, self.size = num_clips, frames, size
         self.motions, self.boxes, self.spheres = motions, boxes, spheres
-        self.fov, self.seed = float(fov), seed
+        self.fov, self.seed, self.patterns = float(fov), seed, bool(patterns)
 
     def __len__(self) -> int:
         return self.num_clips
@@ -405,7 +411,7 @@ class RoomClips(Dataset):
         scenes = [self.scene(i) for i in indices]
         room = Room.cat([s[0] for s in scenes])
         camera = Camera.cat([s[1] for s in scenes])
-        rgb, depth = render(room, camera, self.size, self.size)
+        rgb, depth = render(room, camera, self.size, self.size, self.patterns)
         return {"video": rgb.float(), "depth": depth.float(), "origins": camera.origins,
                 "rotations": camera.rotations,
                 "motion": torch.tensor([s[2] for s in scenes])}

@@ -58,6 +58,8 @@ class ControlNet3D(nn.Module):
         self.stem = copy.deepcopy(base.stem)
         self.down = copy.deepcopy(base.down)
         self.mid = copy.deepcopy(base.mid)
+        for part in (self.time_mlp, self.stem, self.down, self.mid):
+            part.requires_grad_(True)  # a frozen base's copies come frozen: these must train
         self.hint = DepthEncoder(base.base_channels, hint_hidden)
         channels = [base.base_channels]
         for layer in base.down:  # a ResBlock3d's output width is its second conv's

@@ -44,10 +44,11 @@ class ControlNet3D(nn.Module):
     """The trainable copy of `base`'s encoder, fed the depth hint, joined by zero convs.
 
     Attributes: `time_mlp`, `stem`, `down`, `mid` (deep copies of the base's, so they start
-    equal and train apart), `hint` (a DepthEncoder to base.base_channels), `zero_convs` (an
-    nn.ModuleList of 1x1x1 convs C -> C with zero weight and bias, one per skip of the base, in
-    the encoder's order: the stem's output, then each layer of `down`) and `mid_zero_conv` (the
-    same, for the middle block's output).
+    equal and train apart; trainable even when the base was frozen before you copied it),
+    `hint` (a DepthEncoder to base.base_channels), `zero_convs` (an nn.ModuleList of 1x1x1
+    convs C -> C with zero weight and bias, one per skip of the base, in the encoder's order:
+    the stem's output, then each layer of `down`) and `mid_zero_conv` (the same, for the
+    middle block's output).
 
     forward(x [B, C, T, H, W], t [B], depth [B, 1, T, H, W]) -> (skip_residuals, mid_residual):
     run the copy as UNet3D.forward runs its encoder, with the hint added to the stem's output:

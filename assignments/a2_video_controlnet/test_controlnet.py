@@ -27,6 +27,10 @@ def test_the_copy_starts_from_the_base_weights_and_is_independent(impl):
     with torch.no_grad():
         base.stem.spatial.weight.add_(1.0)
     assert not torch.equal(control.stem.spatial.weight, base.stem.spatial.weight)
+    frozen = random_base(221).requires_grad_(False)  # a trained base is often frozen first
+    control = impl.ControlNet3D(frozen)
+    still = [n for n, p in control.named_parameters() if not p.requires_grad]
+    assert not still, f"built from a frozen base, these would never train: {still[:3]}"
 
 
 @pytest.mark.points(1)
