@@ -178,3 +178,18 @@ def check_mask(causal: bool, window: int | None) -> None:
     if window is not None and (isinstance(window, bool) or not isinstance(window, int)
                                or window < 0):
         raise ValueError(f"window must be None or an int >= 0, got window={window!r}")
+
+
+def check_neighbourhood(q: Tensor, hw: object, radius: object) -> tuple[int, int]:
+    """Neighbourhood attention's grid and radius: ``hw`` two ints (H, W) >= 1 with H*W = S of
+    q ``[B, T, S, heads, D]`` (0 only for an empty grid), radius an int >= 0. Returns (H, W)."""
+    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
+        raise ValueError(f"radius must be an int >= 0, got radius={radius!r}")
+    try:
+        H, W = (int(n) for n in hw)
+    except (TypeError, ValueError):
+        raise ValueError(f"hw must be two ints (H, W), got hw={hw!r}") from None
+    if H < 0 or W < 0 or H * W != q.shape[2]:
+        raise ValueError(f"hw = (H, W) = {(H, W)} must have H*W = S = "
+                         f"{q.shape[2]} for q of shape {tuple(q.shape)} [B, T, S, heads, D]")
+    return H, W

@@ -58,8 +58,8 @@ def test_cpu_tensors_use_the_references_unless_triton_is_forced(monkeypatch):
 
 
 def count_calls(monkeypatch, module=kernels):
-    """Wrap the two attention kernels of ``module`` to count how often vdlite calls them."""
-    calls = {"spatial_attention": 0, "temporal_attention": 0}
+    """Wrap the three attention kernels of ``module`` to count how often vdlite calls them."""
+    calls = {"spatial_attention": 0, "temporal_attention": 0, "neighbourhood_attention": 0}
     for name in calls:
         kernel = getattr(module, name)
 
@@ -100,7 +100,8 @@ def test_a_dit_training_step_on_the_kernels_matches_the_references(monkeypatch, 
     monkeypatch.setenv("VDLITE_BACKEND", name)
     calls = count_calls(monkeypatch, module)
     loss, grads = dit_step(device, dtype)
-    assert calls == {"spatial_attention": 2, "temporal_attention": 2}  # depth 2, one each
+    assert calls == {"spatial_attention": 2, "temporal_attention": 2,  # depth 2, one each
+                     "neighbourhood_attention": 0}
     assert rel(loss, loss_ref) <= tol
     for name, g in grads.items():
         assert rel(g, grads_ref[name]) <= tol, name
@@ -108,21 +109,34 @@ def test_a_dit_training_step_on_the_kernels_matches_the_references(monkeypatch, 
 
 @pytest.mark.skipif(CUDA, reason="the interpreter is only set up for this file without a GPU")
 def test_neighbourhood_and_unsupported_shapes(monkeypatch):
-    """The neighbourhood has no kernel (the reference runs, whatever the backend); a head dim
-    the kernel does not take falls back by default but raises when triton is forced."""
+    """A DiT with neighbourhood temporal attention (radius 1) runs the neighbourhood kernel and
+    trains as on the references (float32, 1e-5); a head dim the kernel does not take falls
+    back by default but raises when triton is forced."""
+    monkeypatch.setenv("VDLITE_BACKEND", "torch")
+    loss_ref, grads_ref = dit_step("cpu", torch.float32, radius=1)
     monkeypatch.setenv("VDLITE_BACKEND", "triton")
     calls = count_calls(monkeypatch)
-    dit_step("cpu", torch.float32, radius=1)
-    assert calls == {"spatial_attention": 2, "temporal_attention": 0}
+    loss, grads = dit_step("cpu", torch.float32, radius=1)
+    assert calls == {"spatial_attention": 2, "temporal_attention": 0,
+                     "neighbourhood_attention": 2}
+    assert rel(loss, loss_ref) <= 1e-5
+    for name, g in grads.items():
+        assert rel(g, grads_ref[name]) <= 1e-5, name
     net = VideoDiT(3, 2, dim=24, depth=1, heads=2)  # head dim 12: no kernel takes it
     x, t = torch.randn(1, 3, 2, 4, 4), torch.tensor([5])
     with pytest.raises(ValueError, match="head"):
         net(x, t)
-    assert calls == {"spatial_attention": 3, "temporal_attention": 0}  # the kernel refused
+    assert calls == {"spatial_attention": 3, "temporal_attention": 0,  # the kernel refused
+                     "neighbourhood_attention": 2}
     monkeypatch.delenv("VDLITE_BACKEND")
     monkeypatch.setattr(backend, "kernels_for", lambda x: (kernels, False))  # as on CUDA
     assert net(x, t).shape == x.shape  # fell back to the references: no kernel call
-    assert calls == {"spatial_attention": 3, "temporal_attention": 0}
+    net = VideoDiT(3, 2, dim=24, depth=1, heads=2, temporal_radius=1)
+    assert net(x, t).shape == x.shape  # the neighbourhood too
+    assert calls == {"spatial_attention": 3, "temporal_attention": 0,
+                     "neighbourhood_attention": 2}
+    dit_step("cpu", torch.float32, radius=1)  # head dim 32, which the kernel takes: by default
+    assert calls["neighbourhood_attention"] == 2  # still the reference, until measured on a GPU
 
 
 @pytest.mark.skipif(CUDA, reason="the interpreter is only set up for this file without a GPU")

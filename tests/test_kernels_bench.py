@@ -52,3 +52,22 @@ def test_committed_tables_are_read_by_section_and_name_their_gpu(tmp_path):
     assert "H100" in committed.gpu()
     assert 2.5e12 < committed.copy_bandwidth() < 3.5e12  # an H100's copy, bytes per second
     assert 6e14 < committed.gemm_rate() < 9e14  # its bf16 GEMM, FLOP per second
+
+
+def test_neighbourhood_floors_count_the_allowed_pairs():
+    """The neighbourhood benchmark's floors: pairs are the temporal mask's frame pairs times the
+    neighbourhood mask's position pairs; bytes 4 (12 with the backward) tensor-sizes."""
+    from kernels.bench import neighbourhood
+
+    # 3 x 3 grid, radius 1: corners see 4 positions, edges 6, the centre 9: 4*4 + 4*6 + 9 = 49
+    assert neighbourhood.pairs(1, (3, 3), 1) == 49
+    assert neighbourhood.pairs(4, (3, 3), 1, causal=True) == 10 * 49  # 1 + 2 + 3 + 4 frames
+    assert neighbourhood.pairs(4, (3, 3), 0, window=1) == 10 * 9  # 2 + 3 + 3 + 2, per position
+    assert neighbourhood.pairs(5, (3, 3), 5) == 25 * 81  # a radius past the grid sees it all
+    counts = neighbourhood.floors(2, 4, (3, 3), 5, 32, 1, causal=True)
+    size = 2 * 4 * 9 * 5 * 32 * 2  # bf16
+    assert counts["bytes", "fwd"] == 4 * size and counts["bytes", "fwd+bwd"] == 12 * size
+    assert counts["flops", "fwd"] == 4 * 32 * 2 * 5 * 10 * 49
+    assert counts["flops", "fwd+bwd"] == counts["flops", "fwd"] * 7 // 2
+    assert set(neighbourhood.TARGETS) == {"fwd", "fwd+bwd"}
+    assert "neighbourhood" in bench.KERNELS

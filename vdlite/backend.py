@@ -1,9 +1,10 @@
 """Which implementation runs an op: the PyTorch references of ``vdlite`` or the Triton kernels.
 
-``vdlite`` is pure PyTorch and never needs Triton to import. Three ops have a Triton kernel in
-the ``kernels`` package (lessons 04a–04c): spatial attention, per-position temporal attention and
-the 3D convolution. This module is the one place that chooses: ``vdlite`` calls
-``backend.spatial_attention``, ``backend.temporal_attention`` and ``backend.conv3d``, which
+``vdlite`` is pure PyTorch and never needs Triton to import. Four ops have a Triton kernel in
+the ``kernels`` package (lessons 04a–04c): spatial attention, per-position and neighbourhood
+temporal attention, and the 3D convolution. This module is the one place that chooses: ``vdlite``
+calls ``backend.spatial_attention``, ``backend.temporal_attention``,
+``backend.neighbourhood_attention`` and ``backend.conv3d``, which
 run the kernel or the reference as the ``VDLITE_BACKEND`` environment variable says (read at
 every call, so a test or a notebook can switch it):
 
@@ -28,8 +29,8 @@ from types import ModuleType
 import torch
 from torch import Tensor
 
-__all__ = ["BACKENDS", "autocast_operands", "backend", "conv3d", "kernels_for", "spatial_attention",
-           "temporal_attention"]
+__all__ = ["BACKENDS", "autocast_operands", "backend", "conv3d", "kernels_for",
+           "neighbourhood_attention", "spatial_attention", "temporal_attention"]
 
 BACKENDS = ("torch", "triton", "triton-lesson")
 
@@ -102,6 +103,21 @@ def temporal_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False,
         return kernels.temporal_attention(q, k, v, causal, window)
     from vdlite import attention
     return attention.temporal_attention(q, k, v, causal, window)
+
+
+def neighbourhood_attention(q: Tensor, k: Tensor, v: Tensor, hw: tuple[int, int], radius: int,
+                            causal: bool = False, window: int | None = None) -> Tensor:
+    """``kernels.neighbourhood_attention`` or ``vdlite.attention.neighbourhood_temporal_attention``:
+    attention over the (2r+1)^2 positions around each token in every allowed frame.
+
+    By default the reference runs even on CUDA: this kernel has run only in Triton's
+    interpreter, and a call goes to a kernel by default only where it is measured faster on a
+    GPU. ``VDLITE_BACKEND=triton`` (or ``triton-lesson``) runs it."""
+    kernels = _chosen(q, lambda m: False)  # forced only, until `kernels.bench` measures it
+    if kernels is not None:
+        return kernels.neighbourhood_attention(q, k, v, hw, radius, causal, window)
+    from vdlite import attention
+    return attention.neighbourhood_temporal_attention(q, k, v, hw, radius, causal, window)
 
 
 def autocast_operands(x: Tensor, weight: Tensor, bias: Tensor | None

@@ -68,12 +68,12 @@ def attend(q: Tensor, k: Tensor, v: Tensor, axis: str, causal: bool = False,
     (2r+1)^2 positions around it in every frame (``neighbourhood_temporal_attention``; needs
     the grid ``hw``). The Triton kernels run it where ``vdlite.backend`` says so (CUDA
     tensors by default; ``VDLITE_BACKEND=torch|triton`` overrides), the reference functions
-    of ``vdlite.attention`` otherwise, and for the neighbourhood, which has no kernel.
+    of ``vdlite.attention`` otherwise.
     """
     if axis == "spatial":
         return backend.spatial_attention(q, k, v)
     if radius:
-        return attention.neighbourhood_temporal_attention(q, k, v, hw, radius, causal, window)
+        return backend.neighbourhood_attention(q, k, v, hw, radius, causal, window)
     return backend.temporal_attention(q, k, v, causal, window)
 
 

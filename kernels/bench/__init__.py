@@ -1,9 +1,10 @@
 """The kernels' GPU benchmarks, each timed against the best PyTorch way in the same process.
 
-    python -m kernels.bench [--out DIR] [--only temporal,spatial,conv3d]   # check, then time all
+    python -m kernels.bench [--out DIR] [--only temporal,...]   # check, then time all
     python -m kernels.bench.temporal check|bench|sweep|host
     python -m kernels.bench.spatial check|bench|sweep
     python -m kernels.bench.conv3d check|bench|sweep
+    python -m kernels.bench.neighbourhood check|bench  # against FlexAttention and the reference
     python -m kernels.bench.vae [--out DIR]            # the causal VAE on the conv3d kernel
     python -m kernels.bench.profile_misses NAME        # the workloads of the Nsight profiles
 

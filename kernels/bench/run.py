@@ -1,15 +1,15 @@
-"""Check, then benchmark, all three kernels on a GPU in one process: ``python -m kernels.bench``.
+"""Check, then benchmark, all four kernels on a GPU in one process: ``python -m kernels.bench``.
 
-    python -m kernels.bench [--out DIR] [--only temporal,spatial,conv3d]
+    python -m kernels.bench [--out DIR] [--only temporal,spatial,conv3d,neighbourhood]
 
 For each kernel, first its bf16 check against the float64 reference (output and every
 gradient, odd shapes, every mask); a failure stops everything, since timing a wrong kernel
 means nothing. Then its benchmark, which times it against the best PyTorch ways to do the same
 thing in the same process (see ``kernels/bench/temporal.py``, ``spatial.py``,
-``conv3d.py`` for what each compares, the FLOP and byte counts and the floors). Writes
-``DIR/results.md`` (versions and GPU, then each kernel's table) and ``DIR/speedups.png``
-(ours against the fastest PyTorch way, per shape and pass). The committed copy of these is
-``kernels/BENCHMARKS.md`` and ``kernels/benchmarks.png``.
+``conv3d.py``, ``neighbourhood.py`` for what each compares, the FLOP and byte counts and the
+floors). Writes ``DIR/results.md`` (versions and GPU, then each kernel's table) and
+``DIR/speedups.png`` (ours against the fastest PyTorch way, per shape and pass). The committed
+copy of these is ``kernels/BENCHMARKS.md`` and ``kernels/benchmarks.png``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import triton
 
-KERNELS = ("temporal", "spatial", "conv3d")
+KERNELS = ("temporal", "spatial", "conv3d", "neighbourhood")
 
 
 def environment() -> str:
