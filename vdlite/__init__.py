@@ -10,8 +10,9 @@ and prompts), `cost` (what attention costs), `vae`, `latent`, `seams` (the causa
 diffusion), `flow` (optical flow), `metrics` (temporal consistency, the warping error),
 `features` (the course's clip features, temporal FID and an FVD-style distance),
 `temporal_loss`, `flicker` (Scenario 1), `room` and `controlnet` (rendered rooms with depth, and
-a video ControlNet that follows it), `checkpoint` (safe saves and loads), `viz`, and `train`,
-`demo` and `cli` (the loops behind the `vdlite` command).
+a video ControlNet that follows it), `checkpoint` (safe saves and loads), `viz`, `precision`
+(bf16 against fp32 training), and `train`, `demo` and `cli` (the loops behind the `vdlite`
+command).
 """
 
 from vdlite import conv3d  # the module, callable as its function conv3d (see vdlite/conv3d.py)

@@ -20,7 +20,15 @@ from pathlib import Path
 import torch
 
 from vdlite.demo import DEMO_SAMPLES
-from vdlite.train import MAX_SEED, VAE_KINDS, TrainConfig, TrainingDiverged, VAEConfig
+from vdlite.train import (
+    MAX_SEED,
+    PRECISIONS,
+    VAE_KINDS,
+    TrainConfig,
+    TrainingDiverged,
+    VAEConfig,
+    default_precision,
+)
 
 USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 
@@ -107,6 +115,11 @@ def add_run_options(parser: argparse.ArgumentParser, out: str) -> None:
                         help="steps between resumable checkpoints (default: 100)")
 
 
+PRECISION_HELP = ("bf16: forward and loss under bf16 autocast, the weights, optimizer and EMA "
+                  "in float32; fp32: float32 throughout (default: bf16 on CUDA, fp32 on the "
+                  "CPU)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vdlite", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "1 + 4k frames), and compare it with the pixel-space models")
     demo.add_argument("--vae-steps", type=positive_int, default=None,
                       help="with --latent: the VAE's training steps (default: its preset's)")
+    demo.add_argument("--precision", choices=PRECISIONS, default=None,
+                      help=f"the denoisers' training: {PRECISION_HELP}")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     tr = sub.add_parser("train", help="train a denoiser on moving sprites or your own videos",
@@ -177,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=bounded(float, 0, 1, "a learning rate in (0, 1]", low_open=True),
                     help="learning rate (default: 2e-3)")
     tr.add_argument("--device", default="cpu")
+    tr.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     tr.add_argument("--seed", type=seed_int, help="(default: 0)")
     tr.add_argument("--no-progress", action="store_true")
 
@@ -248,7 +264,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         raise UsageError("--vae-steps sizes the VAE of --latent: add --latent")
     res = run_demo(args.out, args.steps, check_device(args.device), args.seed, args.samples,
                    args.sample_steps, progress=not args.no_progress, arch=args.arch,
-                   latent=args.latent, vae_steps=args.vae_steps)
+                   latent=args.latent, vae_steps=args.vae_steps, precision=args.precision)
     print(f"wrote {args.out}/sample.gif, side_by_side.gif, metrics.json, metrics.png")
     m = res["metrics"]
     columns = {"real_clips": "real clips", "video_model": "video", "frame_by_frame": "frame",
@@ -347,8 +363,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 # `vdlite train` options that define a run: their defaults (`--resume` takes the saved run's),
 # TrainConfig's where the option is one of its fields.
+# precision's default (None) is the device's, `default_precision`.
 TRAIN_DEFAULTS = dict(data="sprites", patch=None, temporal_radius=None, fine_patch=None,
-                      prompts=False, sprites=None, stride=1,
+                      prompts=False, sprites=None, stride=1, precision=None,
                       **{k: getattr(TrainConfig(), k) for k in ("mode", "arch", "conv", "steps",
                                                                "temporal_loss", "temporal_weight",
                                                                "batch", "frames", "size", "lr",
@@ -368,6 +385,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.resume is None:  # a bad option is reported before the folder is touched
         opts = {k: v if (v := getattr(args, k)) is not None else d
                 for k, d in TRAIN_DEFAULTS.items()}
+        opts["precision"] = opts["precision"] or default_precision(device)
         cfg = train_config(opts)
         if args.vae is not None:
             vae, cfg = latent_config(args.vae, cfg)
@@ -377,8 +395,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg, opts, step = resumed_run(out / STATE_FILE, args)
         print(f"resuming {out} at step {step} of {cfg.steps}")
     batches = train_batches(cfg, opts)
-    print(f"training the {cfg.arch} ({cfg.mode} mode) for {cfg.steps} steps on {opts['data']}, "
-          f"saved to {out} every {args.save_every} steps and on Ctrl-C", flush=True)
+    print(f"training the {cfg.arch} ({cfg.mode} mode, {cfg.precision}) for {cfg.steps} steps "
+          f"on {opts['data']}, saved to {out} every {args.save_every} steps and on Ctrl-C",
+          flush=True)
     try:
         _, losses = train(cfg, batches, device, progress=not args.no_progress, out=out,
                           save_every=args.save_every, resume=args.resume is not None,
@@ -402,7 +421,8 @@ def latent_config(path: str, cfg: TrainConfig) -> tuple[torch.nn.Module, TrainCo
 
 
 def train_config(opts: dict) -> TrainConfig:
-    """The TrainConfig for `vdlite train`'s options (`TRAIN_DEFAULTS` filled in)."""
+    """The TrainConfig for `vdlite train`'s options (`TRAIN_DEFAULTS` filled in, and the
+    precision resolved: `default_precision` of the device where --precision is left out)."""
     if opts["prompts"] and opts["arch"] != "dit":
         raise UsageError("--prompts needs --arch dit (the U-Net takes no prompt)")
     if opts["prompts"] and opts["data"] != "sprites":
@@ -424,7 +444,8 @@ def train_config(opts: dict) -> TrainConfig:
                        lr=opts["lr"], steps=opts["steps"], seed=opts["seed"],
                        text=opts["prompts"], patch_size=opts["patch"] or (4 if dit else 1),
                        temporal_radius=radius, fine_patch=opts["fine_patch"] or 0,
-                       temporal_loss=opts["temporal_loss"], temporal_weight=weight)
+                       temporal_loss=opts["temporal_loss"], temporal_weight=weight,
+                       precision=opts["precision"])
 
 
 def resumed_run(path: Path, args: argparse.Namespace) -> tuple[TrainConfig, dict, int]:

@@ -51,6 +51,7 @@ from vdlite.train import (
     TrainConfig,
     VAEConfig,
     clip_batches,
+    default_precision,
     latent_fields,
     sample,
     save_checkpoint,
@@ -127,9 +128,11 @@ VAE_PRESETS = {
 
 
 def demo_config(device: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
-                arch: str = "unet", **overrides) -> TrainConfig:
+                arch: str = "unet", precision: str | None = None, **overrides) -> TrainConfig:
     """The video model's config for a preset (by default the device's, for `arch`); the
-    baseline differs only in `mode`. Keyword overrides replace preset entries."""
+    baseline differs only in `mode`. Keyword overrides replace preset entries. `precision`
+    ("fp32" or "bf16", `TrainConfig.precision`): by default the device's, bf16 on CUDA and
+    fp32 on the CPU (`default_precision`)."""
     if arch not in ("unet", "dit"):
         raise ValueError(f"arch must be 'unet' or 'dit', got {arch!r}")
     name = preset or ("cuda" if str(device).startswith("cuda") else "cpu")
@@ -140,7 +143,8 @@ def demo_config(device: str, steps: int | None = None, seed: int = 0, preset: st
     values = {**PRESETS[name], **overrides}
     if steps is not None:
         values["steps"] = steps
-    return TrainConfig(mode="video", seed=seed, **values)
+    return TrainConfig(mode="video", seed=seed, precision=precision or default_precision(device),
+                       **values)
 
 
 def run_demo(
@@ -158,7 +162,9 @@ def run_demo(
     """Train the models, sample, measure and write the demo's files; returns the metrics.
 
     The video and frame-by-frame models always; with `latent`, also a causal VAE (`vae_steps`
-    steps, by default its preset's) and a video model on its latents."""
+    steps, by default its preset's) and a video model on its latents. The denoisers train in
+    `overrides`' precision (by default the device's: `demo_config`), the VAE in float32, and
+    every model samples in float32."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = demo_config(device, steps, seed, **overrides)
@@ -167,7 +173,8 @@ def run_demo(
     data = MovingSprites(num_clips=100_000, frames=cfg.frames, size=cfg.size, sprites=1,
                          background="plain", seed=seed)
     real = torch.stack([data[len(data) - 1 - i]["video"] for i in range(num_samples)])
-    results: dict = {"config": asdict(cfg), "device": str(device), "num_samples": num_samples,
+    results: dict = {"config": asdict(cfg), "device": str(device), "precision": cfg.precision,
+                     "num_samples": num_samples,
                      "sample_steps": sample_steps,
                      "torch": torch.__version__, "platform": platform.platform(),
                      "timings_s": {}}

@@ -36,6 +36,7 @@ MODES = ("video", "frame")
 ARCHS = ("unet", "dit")
 LR_SCHEDULES = ("constant", "cosine")
 SCHEDULES = ("linear", "cosine")  # the noise schedules of NoiseSchedule
+PRECISIONS = ("fp32", "bf16")  # TrainConfig.precision: float32, or bf16 autocast (`train`)
 MAX_SEED = 2**63 - 2  # torch generators take seeds below 2**64; the demo also uses seed + 1
 
 
@@ -82,6 +83,9 @@ class TrainConfig:
     # or "warp", added to the diffusion loss with weight temporal_weight (video pixel models)
     temporal_loss: str = ""
     temporal_weight: float = 0.0
+    # "fp32", or "bf16": the denoiser's forward under bf16 autocast, weights in float32 (`train`);
+    # files from before the field load as "fp32", which is how they trained
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.vae_kind:
@@ -106,6 +110,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in ("steps", "batch", "frames", "size", "base_channels", "num_res_blocks",
                      "patch_size", "dim", "depth", "heads", "text_dim", "text_layers",
                      "num_timesteps"):
@@ -169,6 +175,12 @@ class TrainConfig:
         f = self.vae_spatial_factor
         lt = CausalVAE.latent_frames_of(t, 4) if self.vae_kind == "causal" else t
         return self.vae_latent_channels, lt, self.size // f, self.size // f
+
+
+def default_precision(device: str | torch.device) -> str:
+    """The precision a run takes unless told otherwise: "bf16" on CUDA (tensor cores run bf16
+    matrix products several times faster than float32 ones), "fp32" on the CPU."""
+    return "bf16" if torch.device(device).type == "cuda" else "fp32"
 
 
 def latent_fields(vcfg: VAEConfig) -> dict:
@@ -269,6 +281,16 @@ def train(
     prediction of the clean clip in the same call that gave L_noise: its output itself for
     prediction "x0", else derived from it and x_t by the schedule (`pred_to_x0_eps`; for "eps"
     that divides by √ᾱ_t, so the noisiest steps weigh most: "x0" or "v" suit it better).
+    With `cfg.precision="bf16"` (mixed precision) each step's forward pass runs under
+    `torch.autocast(device type, dtype=torch.bfloat16)`: the matrix products and convolutions
+    take bf16 operands (8-bit mantissa, float32's exponent range, so no loss scaling is needed)
+    and accumulate in float32. The parameters, their gradients, Adam's moments and the EMA stay
+    float32; the model's output is cast back to float32 before the loss, so the loss (and its
+    mean, and the temporal term) is computed and reduced in float32, and backward runs outside
+    the autocast region. A latent run's frozen VAE encodes in float32. "fp32" runs no autocast:
+    exactly the computation of runs from before the option. Sampling (`sample`) is float32
+    for either: the weights are float32, a sample costs far fewer forward passes than
+    training, and DDIM's steps compound the forward's rounding.
     A step whose loss or gradient is not finite raises `TrainingDiverged` and saves nothing,
     so the last checkpoint stays as it was. `info` (plain values) goes into model.pt.
     Returns (ema_model, per-step losses).
@@ -303,7 +325,8 @@ def train(
             x0 = as_frames(x0)
         cond = None if cond is None else cond.to(device)
         null = run.model.text_encoder.null_tokens(1)[0] if cfg.text else None  # [L]
-        model = _Recording(run.model) if cfg.temporal_loss else run.model
+        model = run.model if cfg.precision == "fp32" else _Autocast(run.model, device)
+        model = _Recording(model) if cfg.temporal_loss else model
         loss = diffusion_loss(model, x0, schedule, prediction=cfg.prediction,
                               generator=run.gen, cond=cond, null_cond=null,
                               cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0)
@@ -314,6 +337,19 @@ def train(
 
     return optimise(cfg, build, step_loss, batches, device, progress,
                     desc or f"train {cfg.mode}", folder, save_every, resume, info)
+
+
+class _Autocast:
+    """A denoiser whose forward runs under bf16 autocast on `device`'s type, its output cast
+    back to float32, so that what is computed from it (the loss, its reduction) is float32."""
+
+    def __init__(self, model: torch.nn.Module, device: str | torch.device) -> None:
+        self.model, self.device_type = model, torch.device(device).type
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, *cond) -> torch.Tensor:
+        with torch.autocast(self.device_type, dtype=torch.bfloat16):
+            out = self.model(x_t, t, *cond)
+        return out.float()
 
 
 class _Recording:
@@ -543,6 +579,7 @@ def sample(
     A frame model samples num*T independent single frames and stacks them into clips.
     A prompt-conditioned model takes `prompts` (one for all clips, or one per clip; None
     means the empty prompt) and classifier-free guidance with `guidance_scale` (1 = none).
+    Sampling runs in float32 whatever `cfg.precision` the model trained in (see `train`).
     """
     t = frames or cfg.frames
     schedule = NoiseSchedule(cfg.schedule, cfg.num_timesteps)
@@ -803,7 +840,8 @@ def train_vae(cfg: VAEConfig, batches: Iterator[torch.Tensor], device: str | tor
     """Train a VAE on clips from `batches` ([B, 3, cfg.frames, H, W] in [-1, 1]) on its
     β-VAE loss, with everything `train` has: Adam with warm-up and rate schedule, clipping, an
     EMA (returned), a progress bar, divergence checks, and with `out` resumable checkpoints
-    (`train_state.pt`, and `model.pt` for `load_vae`); `on_step` as in `optimise`.
+    (`train_state.pt`, and `model.pt` for `load_vae`); `on_step` as in `optimise`. It trains in
+    float32: the bf16 option (`TrainConfig.precision`) is the denoiser's.
     Returns (ema_vae, per-step losses)."""
 
     def step_loss(run: _Run) -> torch.Tensor:
