@@ -1,6 +1,8 @@
 """kernels.bench, the one GPU benchmark command: its table parsing and its refusal without a GPU
 (the timings themselves need the GPU and live in kernels/BENCHMARKS.md)."""
 
+import os
+
 import pytest
 import torch
 
@@ -71,3 +73,22 @@ def test_neighbourhood_floors_count_the_allowed_pairs():
     assert counts["flops", "fwd+bwd"] == counts["flops", "fwd"] * 7 // 2
     assert set(neighbourhood.TARGETS) == {"fwd", "fwd+bwd"}
     assert "neighbourhood" in bench.KERNELS
+
+
+def test_step_bench_times_each_step_after_the_warmup_and_restores_the_backend(monkeypatch):
+    """kernels.bench.step's harness on the CPU: one time per step after the warm-up, each
+    positive; its backend switch sets VDLITE_BACKEND inside and restores it after."""
+    from kernels.bench import step
+    from vdlite.demo import demo_config
+
+    cfg = demo_config("cpu", steps=5, frames=4, size=16, base_channels=8)
+    clips = [torch.rand(2, 3, 4, 16, 16) * 2 - 1]
+    times = step.step_times(cfg, clips, warmup=2, device="cpu")
+    assert len(times) == 3 and all(t > 0 for t in times)
+    monkeypatch.setenv("VDLITE_BACKEND", "triton-lesson")
+    with step.backend("torch"):
+        assert os.environ["VDLITE_BACKEND"] == "torch"
+    with step.backend("default"):
+        assert "VDLITE_BACKEND" not in os.environ
+    assert os.environ["VDLITE_BACKEND"] == "triton-lesson"
+    assert step.percentile([3.0, 1.0, 2.0, 5.0, 4.0], 0.5) == 3.0

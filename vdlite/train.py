@@ -250,6 +250,7 @@ def train(
     resume: bool = False,
     info: dict | None = None,
     vae: torch.nn.Module | None = None,
+    on_step: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> tuple[torch.nn.Module, list[float]]:
     """Train a denoiser on clips from `batches` (each [B, 3, T, H, W] in [-1, 1]).
 
@@ -336,7 +337,7 @@ def train(
         return loss + cfg.temporal_weight * temporal_loss(cfg.temporal_loss, x0_hat, x0)
 
     return optimise(cfg, build, step_loss, batches, device, progress,
-                    desc or f"train {cfg.mode}", folder, save_every, resume, info)
+                    desc or f"train {cfg.mode}", folder, save_every, resume, info, on_step)
 
 
 class _Autocast:
