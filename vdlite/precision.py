@@ -1,6 +1,7 @@
 """bf16 autocast against float32 training, measured: `python -m vdlite.precision --out DIR`.
 
-Trains the demo's CPU U-Net preset (`demo_config("cpu")`, its data, `--steps` steps) in each
+Trains the demo's U-Net preset for `--device` (`demo_config("cpu")` or `demo_config("cuda")`,
+its data, `--steps` steps) in each
 precision (`TrainConfig.precision`) from the same seeds: a seed fixes the initial weights,
 the batches and the loss's noise and timesteps, so for one seed the two runs differ only by
 bf16's rounding. The final loss is the mean of the last `--last` steps' losses (as the demo
@@ -78,14 +79,15 @@ def report(results: dict) -> str:
     """results.md: the table and how to read it."""
     s, p = results["summary"], results["summary"]["precisions"]
     d = s["bf16_minus_fp32"]
+    preset = "cuda" if str(results["device"]).startswith("cuda") else "cpu"
     lines = [
         "# bf16 autocast against float32 training",
         "",
-        f"The demo's CPU U-Net preset (`demo_config(\"cpu\")`), {results['steps']} steps, seeds "
-        f"{s['seeds']}, device {results['device']}, {results['threads']} thread(s), torch "
-        f"{results['torch']}. Final loss = mean of the last {s['last']} steps' losses. A seed "
-        "fixes the initial weights, the batches and the loss's noise, so the two runs of a seed "
-        "differ only by bf16's rounding.",
+        f"The demo's {preset} U-Net preset (`demo_config(\"{preset}\")`), {results['steps']} "
+        f"steps, seeds {s['seeds']}, device {results['device']}, {results['threads']} "
+        f"thread(s), torch {results['torch']}. Final loss = mean of the last {s['last']} steps' "
+        "losses. A seed fixes the initial weights, the batches and the loss's noise, so the "
+        "two runs of a seed differ only by bf16's rounding.",
         "",
         "| precision | final loss per seed | mean [90% interval over seeds] | seed sd (the noise) "
         "| s/step |",
