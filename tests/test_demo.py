@@ -35,8 +35,12 @@ def test_dit_demo_runs_end_to_end_and_reports_the_flicker_scenario(tmp_path):
     assert {"warping_error", "forward_backward", "acceleration", "flicker"} <= set(
         res["metrics"]["frame_by_frame"])
     assert set(res["flicker"]["compare"]) == set(res["video_vs_frame"]) == set(PAIRED_FIGURES)
-    assert set(res["distances"]["video_model"]) == {"temporal_fid", "course_fvd"}
+    assert set(res["distances"]["video_model"]) == {"temporal_fid", "course_fvd",
+                                                    "background_colour_fd"}
     assert res["distances"]["real_clips"]["course_fvd"] >= 0
+    assert {"shape_error", "background_off_palette"} <= set(res["metrics"]["video_model"])
+    assert set(res["shapes"]) == set(res["metrics"])
+    assert all(sum(counts.values()) == 2 for counts in res["shapes"].values())
 
 
 def test_the_demo_and_its_cli_sample_demo_samples_clips_by_default():

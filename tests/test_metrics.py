@@ -129,7 +129,8 @@ def test_per_clip_figures_average_to_the_report():
     real, mixed = real_and_shuffled(6)
     clips = torch.cat([real, mixed])
     per, rep = per_clip_figures(clips), consistency_report(clips)
-    for name in ("colour_drift", "size_drift", "path_residual", "missing_frames", "flicker"):
+    for name in ("colour_drift", "size_drift", "path_residual", "missing_frames", "flicker",
+                 "shape_error", "background_off_palette"):
         values = per[name][~per[name].isnan()]
         assert values.shape[0] >= 6 and values.mean().item() == pytest.approx(rep[name], rel=1e-5)
     erased = real[:1].clone()

@@ -34,7 +34,14 @@ from vdlite.video_io import (  # noqa: F401  (re-exported: the lessons read them
     write_gif,
     write_mp4,
 )
-from vdlite.vocabulary import COLOUR_NAMES, PALETTE, SHAPES  # noqa: F401  (vdlite.data.SHAPES ...)
+from vdlite.vocabulary import (  # noqa: F401  (re-exported: vdlite.data.SHAPES, shape_mask ...)
+    BACKGROUND_GREY,
+    BACKGROUND_TINT,
+    COLOUR_NAMES,
+    PALETTE,
+    SHAPES,
+    shape_mask,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Moving sprites
@@ -204,17 +211,19 @@ class MovingSprites(Dataset):
     def _draw_background(self, g: torch.Generator) -> tuple[Tensor, Tensor]:
         """A static background image [3, H, W] and its mean colour [3].
 
-        Background colours are dark and greyish: a grey level in [-0.9, -0.5] plus a tint of up
-        to ±0.1 per channel. A texture blends two such colours, c1 + (c2 - c1) s, by a pattern
-        s in [0, 1] of random period P in [size/4, size/2] and angle φ:
+        Background colours are dark and greyish: a grey level in BACKGROUND_GREY = [-0.9, -0.5]
+        plus a tint of up to ±BACKGROUND_TINT = ±0.1 per channel (`vdlite.vocabulary`). A
+        texture blends two such colours, c1 + (c2 - c1) s, by a pattern s in [0, 1] of random
+        period P in [size/4, size/2] and angle φ:
             smooth    s = ½ + ½ sin(2πx/P + φ) sin(2πy/(1.5 P) - φ)
             stripes   s = 1 where sin(2π u/(P/2)) > 0, u = x cos φ + y sin φ, else 0
             checker   s = (⌊x/c⌋ + ⌊y/c⌋) mod 2 with cells of c = ⌊P/2⌋ pixels
         """
         S = self.size
         u = torch.rand(12, generator=g, dtype=torch.float32)  # all the draws, fixed order
-        c1 = -0.9 + 0.4 * u[0] + 0.2 * u[1:4] - 0.1  # [3]
-        c2 = -0.9 + 0.4 * u[4] + 0.2 * u[5:8] - 0.1
+        (lo, hi), tint = BACKGROUND_GREY, BACKGROUND_TINT
+        c1 = lo + (hi - lo) * u[0] + 2 * tint * u[1:4] - tint  # [3]
+        c2 = lo + (hi - lo) * u[4] + 2 * tint * u[5:8] - tint
         textured = self.background == "textured" or (self.background == "mixed" and u[8] < 0.5)
         if not textured:
             return c1[:, None, None].expand(3, S, S), c1
@@ -237,34 +246,6 @@ class MovingSprites(Dataset):
     def batch(self, indices: Iterable[int]) -> dict[str, Tensor]:
         """Clips `indices` stacked into a batch: each item's [...] becomes [B, ...]."""
         return default_collate([self[i] for i in indices])
-
-
-def shape_mask(shape: str, centre: Tensor, radius: float, size: int) -> Tensor:
-    """Binary masks [T, H, W] of one sprite of shape `shape` with centre `centre` [T, 2] (x, y)
-    and radius `radius` on a size × size grid: a pixel is in when its centre is inside.
-
-    With (dx, dy) the pixel centre minus the sprite centre and r the radius:
-        circle    dx² + dy² <= r²
-        square    max(|dx|, |dy|) <= r/√2                   (corners on the circle)
-        diamond   |dx| + |dy| <= r                          (the square turned 45°)
-        triangle  n · (dx, dy) <= r/2 for the three edge normals n = (0, 1), (±√3/2, -½)
-                  (equilateral, apex up, vertices on the circle; its centroid is the centre)
-    Every shape lies inside the circle of radius r, and its area centroid is the centre.
-    """
-    grid = torch.arange(size, dtype=torch.float32)
-    dx = grid - centre[:, 0, None, None]  # [T, 1, W]
-    dy = grid[:, None] - centre[:, 1, None, None]  # [T, H, 1]
-    r = radius
-    if shape == "circle":
-        return dx**2 + dy**2 <= r**2
-    if shape == "square":
-        return torch.maximum(dx.abs(), dy.abs()) <= r / math.sqrt(2)
-    if shape == "diamond":
-        return dx.abs() + dy.abs() <= r
-    if shape == "triangle":
-        h = math.sqrt(3) / 2
-        return (dy <= r / 2) & (h * dx - dy / 2 <= r / 2) & (-h * dx - dy / 2 <= r / 2)
-    raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
 
 
 def sprite_batch(dataset: MovingSprites, indices: Iterable[int]) -> dict[str, Tensor]:

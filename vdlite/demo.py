@@ -7,11 +7,13 @@ are over time. Writes to the output folder:
 - `sample.gif`: clips from the video model;
 - `side_by_side.gif`: real clips (top), video model (middle), frame-by-frame model (bottom);
 - `metrics.json`: for all three (means over `num_samples` clips each) the consistency
-  figures of `vdlite.metrics` and its flow-based figures (warping error, forward-backward
-  disagreement, acceleration: `demo_report`); their `distances` (temporal FID and the course's
-  FVD-style distance) to a second set of real clips; `video_vs_frame`, the video model against
-  the frame model clip by clip with 90% bootstrap intervals (`compare_clips`); the training
-  losses' tail, the configuration and the timings;
+  figures of `vdlite.metrics` (shape error and background off palette among them) and its
+  flow-based figures (warping error, forward-backward disagreement, acceleration:
+  `demo_report`); their `distances` (temporal FID, the course's FVD-style distance and the
+  Fréchet distance of background colours) to a second set of real clips; `shapes`, how many
+  clips of each set draw each shape (`drawn_shapes`); `video_vs_frame`, the video model
+  against the frame model clip by clip with 90% bootstrap intervals (`compare_clips`); the
+  training losses' tail, the configuration and the timings;
 - `metrics.png`: the same figures as bars, one panel per figure;
 - `video_samples.pt`: the video model's clips [num_samples, 3, T, H, W], so that two demos
   (say `--arch dit` and the U-Net), whose clips start from the same noise, can be compared
@@ -40,11 +42,13 @@ import torch
 from vdlite.checkpoint import atomic_save
 from vdlite.data import MovingSprites
 from vdlite.metrics import (
+    background_colour_fd,
     consistency_report,
     motion_report,
     paired_intervals,
     per_clip_figures,
     psnr,
+    shape_fidelity,
 )
 from vdlite.train import (
     Timer,
@@ -59,17 +63,19 @@ from vdlite.train import (
     train_vae,
 )
 from vdlite.video_io import tile_videos, write_gif
+from vdlite.vocabulary import SHAPES
 
-# The four figures the demo compares; `complete_path_residual`, `missing_frames` and `flicker`
-# are reported beside them, and the flow-based figures of `motion_report` (warping error,
-# forward-backward disagreement, acceleration) and the distances to real clips (`distances`).
+# The four figures the demo compares; `complete_path_residual`, `missing_frames`, `flicker`,
+# `shape_error` and `background_off_palette` are reported beside them, and the flow-based
+# figures of `motion_report` (warping error, forward-backward disagreement, acceleration) and
+# the distances to real clips (`distances`).
 CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_residual")
 
 MOTION_FIGURES = ("warping_error", "forward_backward", "acceleration")
 
 # The figures `video_vs_frame` compares clip by clip with intervals (`compare_clips`).
 PAIRED_FIGURES = ("warping_error", "flicker", "missing_frames", "path_residual",
-                  "acceleration")
+                  "acceleration", "shape_error", "background_off_palette")
 
 
 def demo_report(clips: torch.Tensor, per_clip: dict | None = None) -> dict[str, float]:
@@ -84,11 +90,20 @@ def demo_report(clips: torch.Tensor, per_clip: dict | None = None) -> dict[str, 
 
 def distances(reference: torch.Tensor, clips: torch.Tensor) -> dict[str, float]:
     """How far a set of clips lies from real clips as a distribution: `temporal_fid` (frame
-    differences) and `course_fvd` (whole clips), against `reference`, a set of real clips."""
+    differences), `course_fvd` (whole clips) and `background_colour_fd` (the clips' background
+    colours), against `reference`, a set of real clips."""
     from vdlite.features import course_fvd, temporal_fid
 
     return {"temporal_fid": temporal_fid(reference, clips),
-            "course_fvd": course_fvd(reference, clips)}
+            "course_fvd": course_fvd(reference, clips),
+            "background_colour_fd": background_colour_fd(reference, clips)}
+
+
+def drawn_shapes(clips: torch.Tensor) -> dict[str, int]:
+    """How many clips draw each shape (the shape `shape_fidelity` names for them), and under
+    "none" those without a sprite in any frame. Real clips draw the four about equally."""
+    _, names = shape_fidelity(clips)
+    return {shape: names.count(shape) for shape in SHAPES} | {"none": names.count(None)}
 
 # Clips sampled per model. The figures are means over clips, and 16 were too few to rank two
 # video models: the same trained U-Net (CPU preset, seed 0) scored a path residual of 1.58 on
@@ -215,6 +230,7 @@ def run_demo(
                                  for i in range(num_samples)])
         results["distances"] = {name: distances(reference, clips)
                                 for name, clips in sets.items()}
+        results["shapes"] = {name: drawn_shapes(clips) for name, clips in sets.items()}
         paired = paired_intervals(per_clip["video_model"], per_clip["frame_by_frame"])
         results["video_vs_frame"] = {k: paired[k] for k in PAIRED_FIGURES}
     results["timings_s"]["measure"] = round(t_measure.seconds, 2)

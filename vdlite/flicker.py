@@ -63,11 +63,17 @@ def run_seed(preset: str, seed: int, device: str, samples: int, sample_steps: in
             "clips": result["clips"]}
 
 
+def figures_of(runs: list[dict]) -> list[str]:
+    """The paired figures every run measured (runs kept by --resume from before a figure was
+    added lack it)."""
+    return [n for n in PAIRED_FIGURES if all(n in r["compare"] for r in runs)]
+
+
 def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
-    """Per figure, over seeds: mean with, mean without, and the mean difference (with -
-    without) with its 90% Student-t interval over seeds."""
+    """Per figure that every run has (`figures_of`), over seeds: mean with, mean without, and
+    the mean difference (with - without) with its 90% Student-t interval over seeds."""
     out = {}
-    for name in PAIRED_FIGURES:
+    for name in figures_of(runs):
         diffs = [r["compare"][name]["diff"] for r in runs]
         mean, low, high = mean_interval(diffs)
         out[name] = {"with": sum(r["with"][name] for r in runs) / len(runs),
@@ -92,11 +98,11 @@ def report(preset: str, runs: list[dict], summary: dict, samples: int, device: s
         lines.append(f"| {name} | {s['real']:.4g} | {s['with']:.4g} | {s['without']:.4g} | "
                      f"{s['diff']:+.4g} [{s['low']:+.4g}, {s['high']:+.4g}] |")
     lines += ["", "Per seed, with - without and its 90% bootstrap interval over clip pairs:", "",
-              "| seed | " + " | ".join(PAIRED_FIGURES) + " |",
-              "|---|" + "---|" * len(PAIRED_FIGURES)]
+              "| seed | " + " | ".join(figures_of(runs)) + " |",
+              "|---|" + "---|" * len(figures_of(runs))]
     for r in runs:
         cells = [f"{r['compare'][k]['diff']:+.4g} [{r['compare'][k]['low']:+.4g}, "
-                 f"{r['compare'][k]['high']:+.4g}]" for k in PAIRED_FIGURES]
+                 f"{r['compare'][k]['high']:+.4g}]" for k in figures_of(runs)]
         lines.append(f"| {r['seed']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -4,6 +4,10 @@ draws, the captions name and the metrics recognise.
 `vdlite.data` generates clips with it, `vdlite.text` writes and reads captions with it, and
 `vdlite.metrics` / `vdlite.features` score samples by it, so none of them needs the dataset to
 know the words. Directions are in image coordinates: x grows to the right, y downwards.
+
+The drawing rules live here too: `shape_mask` (which pixels a shape covers) and the background
+palette (`BACKGROUND_GREY`, `BACKGROUND_TINT`), so that the metrics can render the four shapes
+and test a background's colours against the real ones without the dataset.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["COLOUR_NAMES", "DIRECTIONS", "PALETTE", "SHAPES", "direction_name", "path_direction"]
+__all__ = ["BACKGROUND_GREY", "BACKGROUND_TINT", "COLOUR_NAMES", "DIRECTIONS", "PALETTE",
+           "SHAPES", "direction_name", "path_direction", "shape_mask"]
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
 """Sprite shapes, indexed by `shape_ids`. Each is inscribed in the circle of the sprite's
@@ -33,6 +38,14 @@ PALETTE: dict[str, tuple[float, float, float]] = {
 at 1, and backgrounds stay at or below -0.4 in every channel, so sprites always stand out."""
 
 COLOUR_NAMES: tuple[str, ...] = tuple(PALETTE)
+
+BACKGROUND_GREY: tuple[float, float] = (-0.9, -0.5)
+"""The grey levels g of backgrounds: a background colour is g·(1, 1, 1) plus a tint."""
+
+BACKGROUND_TINT = 0.1
+"""The largest tint of a background colour, per channel: colour_c = g + t_c, |t_c| <= 0.1.
+Textures blend two such colours, so every real background pixel lies in the set
+{x : some g in BACKGROUND_GREY with |x_c - g| <= BACKGROUND_TINT for every channel c}."""
 
 DIRECTIONS: tuple[str, ...] = ("right", "down", "left", "up")
 """Motion directions, by the angle of (dx, dy) in image coordinates: 0, 90, 180, 270 degrees."""
@@ -62,3 +75,33 @@ def path_direction(positions: Tensor) -> str:
     t = t - t.mean()
     v = (t[:, None] * (p - p.mean(dim=0))).sum(dim=0) / (t * t).sum()  # [2] pixels per frame
     return direction_name(float(v[0]), float(v[1]))
+
+
+def shape_mask(shape: str, centre: Tensor, radius: float | Tensor, size: int) -> Tensor:
+    """Binary masks [T, H, W] of one sprite of shape `shape` with centre `centre` [T, 2] (x, y)
+    and radius `radius` (a number, or one per frame [T]) on a size × size grid: a pixel is in
+    when its centre is inside.
+
+    With (dx, dy) the pixel centre minus the sprite centre and r the radius:
+        circle    dx² + dy² <= r²
+        square    max(|dx|, |dy|) <= r/√2                   (corners on the circle)
+        diamond   |dx| + |dy| <= r                          (the square turned 45°)
+        triangle  n · (dx, dy) <= r/2 for the three edge normals n = (0, 1), (±√3/2, -½)
+                  (equilateral, apex up, vertices on the circle; its centroid is the centre)
+    Every shape lies inside the circle of radius r, and its area centroid is the centre.
+    Areas: circle πr², square and diamond 2r², triangle (3√3/4) r².
+    """
+    grid = torch.arange(size, dtype=torch.float32, device=centre.device)
+    dx = grid - centre[:, 0, None, None]  # [T, 1, W]
+    dy = grid[:, None] - centre[:, 1, None, None]  # [T, H, 1]
+    r = radius if isinstance(radius, (int, float)) else radius.reshape(-1, 1, 1)  # [T, 1, 1]
+    if shape == "circle":
+        return dx**2 + dy**2 <= r**2
+    if shape == "square":
+        return torch.maximum(dx.abs(), dy.abs()) <= r / math.sqrt(2)
+    if shape == "diamond":
+        return dx.abs() + dy.abs() <= r
+    if shape == "triangle":
+        h = math.sqrt(3) / 2
+        return (dy <= r / 2) & (h * dx - dy / 2 <= r / 2) & (-h * dx - dy / 2 <= r / 2)
+    raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
