@@ -193,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="learning rate (default: 2e-3)")
     tr.add_argument("--device", default="cpu")
     tr.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
+    tr.add_argument("--checkpointing", action="store_const", const=True,
+                    help="gradient checkpointing: recompute each block's activations in the "
+                         "backward pass instead of keeping them (less memory, one more forward "
+                         "pass; the same weights; lesson 09a)")
     tr.add_argument("--seed", type=seed_int, help="(default: 0)")
     tr.add_argument("--no-progress", action="store_true")
 
@@ -272,10 +276,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
     columns = {k: v for k, v in columns.items() if k in m}
     print(f"{'figure (lower is better)':26s}" + "".join(f"{v:>12s}" for v in columns.values()))
     for key in (*CONSISTENCY_FIGURES, "complete_path_residual", "missing_frames", "flicker",
+                "shape_error", "background_off_palette",
                 "warping_error", "forward_backward", "acceleration"):
         print(f"{key:26s}" + "".join(f"{m[k][key]:12.4f}" for k in columns))
-    for key in ("temporal_fid", "course_fvd"):
+    for key in ("temporal_fid", "course_fvd", "background_colour_fd"):
         print(f"{key:26s}" + "".join(f"{res['distances'][k][key]:12.4f}" for k in columns))
+    for shape in res["shapes"]["real_clips"]:
+        print(f"{'clips drawing ' + shape:26s}"
+              + "".join(f"{res['shapes'][k][shape]:12d}" for k in columns))
     if "vae" in res:
         print(f"the causal VAE reconstructs held-out clips at {res['vae']['psnr']:.2f} dB PSNR")
     print_paired("video model - frame model, clip by clip", res["video_vs_frame"])
@@ -339,7 +347,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from vdlite.checkpoint import atomic_write_text
-    from vdlite.demo import demo_report, distances
+    from vdlite.demo import demo_report, distances, drawn_shapes
 
     videos = {"frames": args.frames, "size": args.size}
     clips = load_clips(args.clips, videos)
@@ -354,10 +362,12 @@ def cmd_eval(args: argparse.Namespace) -> None:
           f" ({args.clips}); lower is better")
     for name, value in report.items():
         print(f"  {name:26s}{value:12.5f}")
+    shapes = drawn_shapes(clips)
+    print("  clips drawing each shape: " + ", ".join(f"{k} {v}" for k, v in shapes.items()))
     if args.json is not None:
         atomic_write_text(json.dumps({"clips": args.clips, "real": args.real,
-                                      "num_clips": clips.shape[0], "figures": report},
-                                     indent=2), args.json)
+                                      "num_clips": clips.shape[0], "figures": report,
+                                      "shapes": shapes}, indent=2), args.json)
         print(f"wrote {args.json}")
 
 
@@ -369,13 +379,16 @@ TRAIN_DEFAULTS = dict(data="sprites", patch=None, temporal_radius=None, fine_pat
                       **{k: getattr(TrainConfig(), k) for k in ("mode", "arch", "conv", "steps",
                                                                "temporal_loss", "temporal_weight",
                                                                "batch", "frames", "size", "lr",
-                                                               "seed")})
+                                                               "seed", "checkpointing")})
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from vdlite.parallel import init_from_env
     from vdlite.train import MODEL_FILE, STATE_FILE, TrainingInterrupted, train
 
-    device = check_device(args.device)
+    # under torchrun: data parallel over WORLD_SIZE processes (vdlite.parallel), rank 0 reports
+    rank, world, device = init_from_env(check_device(args.device))
+    say = print if rank == 0 else (lambda *a, **k: None)
     if args.data not in (None, "sprites"):
         args.data = str(Path(args.data).resolve())  # so that --resume works from anywhere
     vae = None
@@ -393,19 +406,25 @@ def cmd_train(args: argparse.Namespace) -> None:
     out, resuming = run_folder(args, "train")
     if resuming:
         cfg, opts, step = resumed_run(out / STATE_FILE, args)
-        print(f"resuming {out} at step {step} of {cfg.steps}")
+        say(f"resuming {out} at step {step} of {cfg.steps}")
+    if cfg.batch % world:
+        raise UsageError(f"--batch {cfg.batch} is the global batch, split over {world} "
+                         f"processes: give a multiple of {world}")
     batches = train_batches(cfg, opts)
-    print(f"training the {cfg.arch} ({cfg.mode} mode, {cfg.precision}) for {cfg.steps} steps "
-          f"on {opts['data']}, saved to {out} every {args.save_every} steps and on Ctrl-C",
-          flush=True)
+    split = f", {world} processes of {cfg.batch // world} clips" if world > 1 else ""
+    say(f"training the {cfg.arch} ({cfg.mode} mode, {cfg.precision}{split}) for {cfg.steps} "
+        f"steps on {opts['data']}, saved to {out} every {args.save_every} steps and on Ctrl-C",
+        flush=True)
     try:
         _, losses = train(cfg, batches, device, progress=not args.no_progress, out=out,
                           save_every=args.save_every, resume=args.resume is not None,
                           info={k: opts[k] for k in ("data", "sprites", "stride")}, vae=vae)
     except TrainingInterrupted as stop:
         raise KeyboardInterrupt(f"{stop}; continue it with: vdlite train --resume {out}") from None
-    print(f"wrote {out / MODEL_FILE} (final loss {sum(losses[-20:]) / len(losses[-20:]):.4f}) "
-          f"and {out / STATE_FILE}")
+    say(f"wrote {out / MODEL_FILE} (final loss {sum(losses[-20:]) / len(losses[-20:]):.4f}) "
+        f"and {out / STATE_FILE}")
+    if world > 1:
+        torch.distributed.destroy_process_group()
 
 
 def latent_config(path: str, cfg: TrainConfig) -> tuple[torch.nn.Module, TrainConfig]:
@@ -445,7 +464,7 @@ def train_config(opts: dict) -> TrainConfig:
                        text=opts["prompts"], patch_size=opts["patch"] or (4 if dit else 1),
                        temporal_radius=radius, fine_patch=opts["fine_patch"] or 0,
                        temporal_loss=opts["temporal_loss"], temporal_weight=weight,
-                       precision=opts["precision"])
+                       precision=opts["precision"], checkpointing=opts["checkpointing"])
 
 
 def resumed_run(path: Path, args: argparse.Namespace) -> tuple[TrainConfig, dict, int]:

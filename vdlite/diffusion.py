@@ -209,14 +209,25 @@ def _randint(high: int, shape: Any, generator: torch.Generator | None, device: A
     return torch.randint(0, high, shape, generator=generator, device=where).to(device)
 
 
-def _drop_cond(cond: Any, null_cond: Any, p: float, generator: torch.Generator | None) -> Tensor:
-    """Replace each sample's cond [B, ...] by null_cond (broadcast to cond's shape) with prob. p."""
+def _part(x: Tensor, part: tuple[int, int]) -> Tensor:
+    """Part i of P equal parts of x along dim 0, part = (i, P): ``x[i*B : (i+1)*B]``, B = len/P."""
+    i, count = part
+    if not 0 <= i < count:
+        raise ValueError(f"part must be (index, count) with 0 <= index < count, got {part}")
+    size = len(x) // count
+    return x[i * size:(i + 1) * size]
+
+
+def _drop_cond(cond: Any, null_cond: Any, p: float, generator: torch.Generator | None,
+               part: tuple[int, int] = (0, 1)) -> Tensor:
+    """Replace each sample's cond [B, ...] by null_cond (broadcast to cond's shape) with prob. p;
+    the draws are made for the whole batch and part (index, count) of them kept (`_part`)."""
     if not 0 <= p <= 1:
         raise ValueError(f"cond_drop_prob must be in [0, 1], got {p}")
     if not isinstance(cond, Tensor) or null_cond is None:
         raise ValueError("cond_drop_prob > 0 needs a tensor cond [B, ...] and a null_cond")
     null = torch.as_tensor(null_cond, device=cond.device, dtype=cond.dtype)
-    drop = _rand(cond.shape[:1], generator, cond.device) < p  # [B]
+    drop = _part(_rand((len(cond) * part[1],), generator, cond.device), part) < p  # [B]
     return torch.where(drop.view(-1, *(1,) * (cond.dim() - 1)), null, cond)
 
 
@@ -229,6 +240,7 @@ def diffusion_loss(
     generator: torch.Generator | None = None,
     cond_drop_prob: float = 0.0,
     null_cond: Any = None,
+    part: tuple[int, int] = (0, 1),
 ) -> Tensor:
     """L = E_{t, ε} ‖model(x_t, t, c) − target‖²  (mean over all elements → scalar), with
     t ~ U{0..N−1} per sample, ε ~ N(0, I), x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, and target = ε ("eps"),
@@ -241,13 +253,19 @@ def diffusion_loss(
     [B, ...]: class ids, text tokens or embeddings) is replaced by null_cond with probability p,
     so one model learns both p(x | c) and p(x). null_cond broadcasts to cond's shape (e.g. a
     learned null embedding [L, D] for cond [B, L, D]).
+
+    Data parallelism (`vdlite.parallel`): with part = (i, P), x0 (and cond) is the i-th of P
+    equal parts of a batch of P·B; t, ε and the dropped conditions are drawn for the whole
+    batch and the i-th part kept, so P processes with the same generator together draw exactly
+    what one process draws on the whole batch. part = (0, 1) is the whole batch.
     """
     _check_prediction(prediction)
-    t = _randint(schedule.num_steps, x0.shape[:1], generator, x0.device)  # [B]
-    noise = _randn(x0.shape, generator, x0.device, x0.dtype)  # [B, ...]
+    n = len(x0) * part[1]  # the whole batch
+    t = _part(_randint(schedule.num_steps, (n,), generator, x0.device), part)  # [B]
+    noise = _part(_randn((n, *x0.shape[1:]), generator, x0.device, x0.dtype), part)  # [B, ...]
     x_t = schedule.q_sample(x0, t, noise)
     if cond_drop_prob > 0:
-        cond = _drop_cond(cond, null_cond, cond_drop_prob, generator)
+        cond = _drop_cond(cond, null_cond, cond_drop_prob, generator, part)
     pred = _call(model, x_t, t, cond)
     return F.mse_loss(pred, _target(schedule, x0, noise, t, prediction))
 

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from vdlite.checkpoint import CheckpointError, atomic_save, check_fields, load_weights, one_line
 from vdlite.diffusion import PREDICTIONS, NoiseSchedule, ddim_sample, diffusion_loss
+from vdlite.parallel import data_parallel, mean_over_ranks, rank_and_world
 from vdlite.temporal_loss import TEMPORAL_LOSSES, temporal_loss
 from vdlite.unet3d import UNet3D
 
@@ -58,6 +59,9 @@ class TrainConfig:
     depth: int = 4
     heads: int = 4
     temporal_radius: int = 0  # DiT: temporal attention over the (2r+1)^2 nearby positions
+    # DiT: temporal attention sees frames t' with |t - t'| <= temporal_window (a sliding
+    # window, lesson 08b); 0 = the whole clip, which is how files from before the field trained
+    temporal_window: int = 0
     fine_patch: int = 0  # DiT: embed f x f patches, merged into the blocks' p x p (0 = off)
     text: bool = False
     text_dim: int = 64
@@ -86,6 +90,9 @@ class TrainConfig:
     # "fp32", or "bf16": the denoiser's forward under bf16 autocast, weights in float32 (`train`);
     # files from before the field load as "fp32", which is how they trained
     precision: str = "fp32"
+    # gradient checkpointing of the denoiser's blocks (lesson 09a): the same weights and
+    # gradients for less activation memory and one more forward pass; older files load as off
+    checkpointing: bool = False
 
     def __post_init__(self) -> None:
         if self.vae_kind:
@@ -120,6 +127,12 @@ class TrainConfig:
         if self.temporal_radius < 0 or self.fine_patch < 0:
             raise ValueError(f"temporal_radius and fine_patch must be >= 0, got "
                              f"{self.temporal_radius} and {self.fine_patch}")
+        if self.temporal_window < 0:
+            raise ValueError(f"temporal_window must be >= 0 (0 = the whole clip), got "
+                             f"{self.temporal_window}")
+        if self.temporal_window and (self.arch != "dit" or self.mode != "video"):
+            raise ValueError(f"temporal_window applies only to a video DiT (arch='dit', "
+                             f"mode='video'), got arch={self.arch!r}, mode={self.mode!r}")
         if not (math.isfinite(self.lr) and 0 < self.lr <= 1):
             raise ValueError(f"lr must be a finite number in (0, 1], got {self.lr}")
         if not (0 <= self.ema_decay < 1 and 0 <= self.cond_drop_prob <= 1):
@@ -208,11 +221,14 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
         encoder = TextEncoder(cfg.text_dim, cfg.text_layers) if cfg.text else None
         denoiser = VideoDiT(channels, cfg.patch_size, cfg.dim, cfg.depth, cfg.heads,
                             temporal=video, text_encoder=encoder,
-                            temporal_radius=cfg.temporal_radius, fine_patch=cfg.fine_patch or None)
+                            window=cfg.temporal_window or None,
+                            temporal_radius=cfg.temporal_radius, fine_patch=cfg.fine_patch or None,
+                            gradient_checkpointing=cfg.checkpointing)
     else:
         denoiser = UNet3D(channels, cfg.base_channels, cfg.channel_mults, cfg.num_res_blocks,
                           conv=cfg.conv if video else "spatial", patch_size=cfg.patch_size,
-                          temporal_downsample=cfg.temporal_downsample and video)
+                          temporal_downsample=cfg.temporal_downsample and video,
+                          gradient_checkpointing=cfg.checkpointing)
     if not cfg.vae_kind:
         return denoiser
     from vdlite.latent import LatentDiffusion
@@ -294,6 +310,13 @@ def train(
     training, and DDIM's steps compound the forward's rounding.
     A step whose loss or gradient is not finite raises `TrainingDiverged` and saves nothing,
     so the last checkpoint stays as it was. `info` (plain values) goes into model.pt.
+    Data parallelism (`vdlite.parallel`; `torchrun --nproc-per-node P -m vdlite train`): when
+    torch.distributed runs with P > 1 processes, cfg.batch is the global batch (P must divide
+    it) and every process draws it, the noise and the timesteps with the same generators and
+    keeps its 1/P part; the model runs in DistributedDataParallel (gradients averaged), the
+    loss recorded is the mean over the processes, and only rank 0 shows progress and writes
+    `out`. So P processes train the weights one process would on the same global batch, up to
+    the order of float additions.
     Returns (ema_model, per-step losses).
     """
     folder = None if out is None else Path(out)
@@ -316,9 +339,17 @@ def train(
     elif vae is not None and not cfg.vae_kind:
         raise ValueError("vae was given, but cfg.vae_kind is '' (a pixel-space model)")
 
+    rank, world = rank_and_world()
+    if cfg.batch % world:
+        raise ValueError(f"data parallel training over {world} processes needs a batch they "
+                         f"divide: batch {cfg.batch} is the global batch")
+    wrapped: dict[str, torch.nn.Module] = {}  # the model in DistributedDataParallel (world > 1)
+
     def step_loss(run: _Run) -> torch.Tensor:
         x0, cond = _unpack(next(run.batches), cfg.text)
-        x0 = x0.to(device)
+        share = slice(rank * (len(x0) // world), (rank + 1) * (len(x0) // world))
+        x0 = x0[share].to(device)  # every rank draws the global batch and keeps its part
+        cond = None if cond is None else cond[share]
         if cfg.vae_kind:
             x0 = run.model.to_latent(x0)
         if cfg.mode == "frame":
@@ -326,11 +357,17 @@ def train(
             x0 = as_frames(x0)
         cond = None if cond is None else cond.to(device)
         null = run.model.text_encoder.null_tokens(1)[0] if cfg.text else None  # [L]
-        model = run.model if cfg.precision == "fp32" else _Autocast(run.model, device)
+        model = run.model
+        if world > 1:
+            if "ddp" not in wrapped:  # built once, at the first step (on the model's device)
+                wrapped["ddp"] = data_parallel(run.model, device)
+            model = wrapped["ddp"]
+        model = model if cfg.precision == "fp32" else _Autocast(model, device)
         model = _Recording(model) if cfg.temporal_loss else model
         loss = diffusion_loss(model, x0, schedule, prediction=cfg.prediction,
                               generator=run.gen, cond=cond, null_cond=null,
-                              cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0)
+                              cond_drop_prob=cfg.cond_drop_prob if cfg.text else 0.0,
+                              part=(rank, world))
         if not cfg.temporal_loss:
             return loss
         x0_hat = schedule.pred_to_x0_eps(model.x_t, model.t, model.out, cfg.prediction)[0]
@@ -380,11 +417,12 @@ def optimise(cfg, build, step_loss, batches: Iterator, device: str | torch.devic
     with _StopOnInterrupt(enabled=folder is not None) as interrupt:  # from the start
         run = _start(cfg, build, batches, device, folder, resume, info)
         model, opt = run.model, run.opt
+        rank, _ = rank_and_world()
         bar = tqdm(range(run.step, cfg.steps), initial=run.step, total=cfg.steps,
-                   desc=desc, disable=not progress)
+                   desc=desc, disable=not progress or rank > 0)
         for step in bar:
             loss = step_loss(run)
-            value = loss.item()
+            value = mean_over_ranks(loss)  # the global batch's loss under data parallelism
             if not math.isfinite(value):
                 raise run.diverged(step, f"the loss is {value}", folder)
             opt.zero_grad(set_to_none=True)
@@ -401,9 +439,10 @@ def optimise(cfg, build, step_loss, batches: Iterator, device: str | torch.devic
                 on_step(run.step, run.ema)
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{sum(run.losses[-10:]) / len(run.losses[-10:]):.4f}")
-            if folder is not None and (interrupt.requested or run.step == cfg.steps
-                                       or (save_every and run.step % save_every == 0)):
-                run.save(folder)
+            if folder is not None and rank == 0 and (
+                    interrupt.requested or run.step == cfg.steps
+                    or (save_every and run.step % save_every == 0)):
+                run.save(folder)  # under data parallelism every rank holds the same run
             if interrupt.requested:
                 raise TrainingInterrupted(f"interrupted at step {run.step} of {cfg.steps}; "
                                           f"the run is saved in {folder}")

@@ -32,6 +32,7 @@ import copy
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from vdlite import attention, backend
 from vdlite.conv3d import _check_size
@@ -167,11 +168,15 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, hw: tuple[int, int]) -> Tensor:
+    def forward(self, x: Tensor, hw: tuple[int, int],
+                offset: tuple[int, int, int] = (0, 0, 0)) -> Tensor:
+        """``offset = (t0, h0, w0)``: x is the part of a larger grid that starts at frame t0,
+        row h0, column w0 (a shard under context parallelism, ``vdlite.parallel``), and RoPE
+        rotates each token by its place in the whole grid."""
         B, T, S, dim = x.shape
         qkv = self.qkv(x).view(B, T, S, 3, self.heads, dim // self.heads)  # [B,T,S,3,h,D]
         q, k, v = qkv.unbind(3)  # views [B, T, S, h, D]
-        q, k = rope_3d(q, (T, *hw)), rope_3d(k, (T, *hw))
+        q, k = rope_3d(q, (T, *hw), offset=offset), rope_3d(k, (T, *hw), offset=offset)
         y = attend(q, k, v, self.axis, self.causal, self.window, hw, self.radius)  # [B,T,S,h,D]
         return self.out(y.reshape(B, T, S, dim))
 
@@ -339,6 +344,10 @@ class VideoDiT(nn.Module):
             with the fine tokens as a skip, to pixels through ``FineHead``. The blocks still
             see S = (H/p)*(W/p) tokens a frame; only the cheap per-frame ends work at f.
             None: embed and unpatchify at p directly.
+        gradient_checkpointing: in training, keep only each block's input and recompute its
+            activations in the backward pass (``torch.utils.checkpoint``): one more forward
+            pass for the memory of every activation inside the blocks (lesson 09a). An
+            attribute too: ``model.gradient_checkpointing = True`` on a built model.
 
     ``self.config`` holds the plain constructor arguments, enough to rebuild the network
     (the text encoder is rebuilt by the caller).
@@ -348,7 +357,8 @@ class VideoDiT(nn.Module):
                  heads: int = 4, mlp_ratio: int = 4, temporal: bool = True,
                  text_encoder: nn.Module | None = None, causal: bool = False,
                  window: int | None = None, temporal_radius: int = 0,
-                 fine_patch: int | None = None, fine_dim: int = 32) -> None:
+                 fine_patch: int | None = None, fine_dim: int = 32,
+                 gradient_checkpointing: bool = False) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("patch_size", patch_size),
                             ("dim", dim), ("depth", depth), ("heads", heads),
@@ -366,7 +376,9 @@ class VideoDiT(nn.Module):
         self.config = dict(in_channels=in_channels, patch_size=patch_size, dim=dim, depth=depth,
                            heads=heads, mlp_ratio=mlp_ratio, temporal=temporal, causal=causal,
                            window=window, temporal_radius=temporal_radius,
-                           fine_patch=fine_patch, fine_dim=fine_dim)
+                           fine_patch=fine_patch, fine_dim=fine_dim,
+                           gradient_checkpointing=gradient_checkpointing)
+        self.gradient_checkpointing = gradient_checkpointing
         self.in_channels, self.patch_size, self.dim = in_channels, patch_size, dim
         self.fine_patch = fine_patch
         if fine_patch is None:
@@ -440,7 +452,10 @@ class VideoDiT(nn.Module):
             pooled = (context * weights).sum(1) / weights.sum(1).clamp(min=1)  # [B, text_dim]
             c = c + self.text_pool(pooled)
         for block in self.blocks:
-            h = block(h, c, hw, context, mask)
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                h = checkpoint(block, h, c, hw, context, mask, use_reentrant=False)
+            else:
+                h = block(h, c, hw, context, mask)
         if self.fine_patch is None:
             return unpatchify(self.final(h, c), p, hw)  # [B, T, S, C*p*p] -> [B, C, T, H, W]
         u = split_tokens(self.final(h, c), hw, m)  # [B, T, S*m*m, fine_dim]

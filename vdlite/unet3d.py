@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from vdlite.conv3d import Conv3d, PseudoConv3d, _check_size
 from vdlite.diffusion import timestep_embedding  # noqa: F401  (also importable from here)
@@ -153,6 +154,10 @@ class UNet3D(nn.Module):
         patch_size: p > 1 embeds non-overlapping p x p patches of each frame as tokens with a
             (1, p, p) stride-p convolution, runs the U-Net at (H/p, W/p), and turns each
             output position back into p x p pixels (depth-to-space): p^2 times less work.
+        gradient_checkpointing: in training, keep only each block's input and recompute its
+            activations in the backward pass (`torch.utils.checkpoint`), trading one more
+            forward pass for the memory of every activation inside the blocks (lesson 09a).
+            An attribute too: set `model.gradient_checkpointing = True` on a built model.
 
     Shapes: x [B, C, T, H, W] with H, W divisible by p * 2^(levels-1); t [B] integer timesteps.
     """
@@ -166,6 +171,7 @@ class UNet3D(nn.Module):
         conv: str = "full",
         temporal_downsample: bool = False,
         patch_size: int = 1,
+        gradient_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         if conv not in CONV_KINDS:
@@ -181,7 +187,8 @@ class UNet3D(nn.Module):
         self.config = dict(in_channels=in_channels, base_channels=base_channels,
                            channel_mults=tuple(channel_mults), num_res_blocks=num_res_blocks,
                            conv=conv, temporal_downsample=temporal_downsample,
-                           patch_size=patch_size)
+                           patch_size=patch_size, gradient_checkpointing=gradient_checkpointing)
+        self.gradient_checkpointing = gradient_checkpointing
         self.levels = len(channel_mults)
         self.temporal_downsample = temporal_downsample
         emb_dim = 4 * base_channels
@@ -255,10 +262,10 @@ class UNet3D(nn.Module):
         h = self.stem(x)  # [B, base, T, H, W]
         skips = [h]
         for layer in self.down:
-            h = layer(h, emb) if isinstance(layer, ResBlock3d) else layer(h)
+            h = self.block(layer, *((h, emb) if isinstance(layer, ResBlock3d) else (h,)))
             skips.append(h)
         for layer in self.mid:
-            h = layer(h, emb)
+            h = self.block(layer, h, emb)
         if skip_residuals is not None:
             if len(skip_residuals) != len(skips):
                 raise ValueError(f"skip_residuals must hold {len(skips)} tensors (one per skip "
@@ -268,8 +275,15 @@ class UNet3D(nn.Module):
             h = h + mid_residual
         for layer in self.up:
             if isinstance(layer, ResBlock3d):
-                h = layer(torch.cat([h, skips.pop()], dim=1), emb)
+                h = self.block(layer, torch.cat([h, skips.pop()], dim=1), emb)
             else:
-                h = layer(h)
+                h = self.block(layer, h)
         h = self.out_conv(F.silu(self.out_norm(h)))  # [B, C*p*p, T, H/p, W/p]
         return depth_to_space(h, self.patch_size)  # [B, C, T, H, W]
+
+    def block(self, layer: nn.Module, *args: torch.Tensor) -> torch.Tensor:
+        """`layer(*args)`; with `gradient_checkpointing`, while training with gradients on, its
+        activations are not kept but recomputed from `args` in the backward pass."""
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(layer, *args, use_reentrant=False)
+        return layer(*args)
