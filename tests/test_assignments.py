@@ -21,7 +21,8 @@ WRONG = [(name, p.stem) for name in NAMES for p in sorted((ROOT / name).glob("wr
 
 def test_every_lesson_with_exercises_has_an_assignment():
     assert {"l00_video_tensor", "l01_conv3d", "l02_diffusion", "l03_attention", "l04_kernels",
-            "l05_transformer", "l06_vae", "l07_flow", "a1_kinematic_attention",
+            "l05_transformer", "l06_vae", "l07_flow", "l08_long_video", "l09_memory",
+            "l09_parallel", "a1_kinematic_attention",
             "a2_video_controlnet", "a3_causal_vae"} <= set(NAMES)
     for name in NAMES:
         assert (ROOT / name / "student.py").is_file() and (ROOT / name / "solution.py").is_file()
