@@ -9,7 +9,10 @@ PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
-PYTEST_ARGS ?= --durations=15
+# The tests run in TEST_JOBS processes (pytest-xdist; "auto": one per core), each notebook and
+# each test file whole in one of them, with one torch thread each so they do not compete.
+TEST_JOBS ?= auto
+PYTEST_ARGS ?= --durations=15 -n $(TEST_JOBS) --dist loadfile
 
 .PHONY: setup demo test test-lib test-lessons lint bench clean
 
@@ -32,7 +35,7 @@ demo: setup
 	$(VENV)/bin/vdlite demo --out out/demo
 
 test: setup
-	$(PY) -m pytest -q $(PYTEST_ARGS) tests lessons --nbval-lax -p no:cacheprovider
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q $(PYTEST_ARGS) tests lessons --nbval-lax -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check vdlite kernels tests assignments
