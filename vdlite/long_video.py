@@ -23,7 +23,8 @@ the frames after it once the gap exceeds its reach (depth · w frames in one for
 across sampling steps only what is drawn in the frames carries over, and an occluded sprite
 is not drawn). `occlusion_clips` selects clips in which the sprite passes wholly behind the
 occluder bar and re-emerges; `permanence_scores` says whether a generated continuation brings
-the same sprite back on its path.
+the same sprite back on its path, and `bar_error` whether the bar itself, a static object,
+persists in frames beyond the horizon.
 
     python -m vdlite.long_video splice --out lessons/measured/latent_splicing
     python -m vdlite.long_video permanence --out lessons/measured/object_permanence
@@ -759,6 +760,14 @@ def permanence_report(r: dict) -> str:
     for f, c in r["summary"].items():
         lines.append(f"| {f} | {c['window']:.3g} | {c['full']:.3g} | {c['diff']:+.3g} "
                      f"[{c['low']:+.3g}, {c['high']:+.3g}] |")
+    depth = len(r["runs"][0]["full"]["bar_error_by_distance"])
+    lines += ["", "The occluder bar's error d frames after the last known frame (mean over clips):",
+              "", "| seed | model | " + " | ".join(f"d={d}" for d in range(1, depth + 1)) + " |",
+              "|---|---|" + "---|" * depth]
+    for run in r["runs"]:
+        for name in ("window", "full"):
+            lines.append(f"| {run['seed']} | {name} | " + " | ".join(
+                f"{v:.3f}" for v in run[name]["bar_error_by_distance"]) + " |")
     return "\n".join(lines) + "\n"
 
 
