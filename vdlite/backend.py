@@ -8,9 +8,14 @@ calls ``backend.spatial_attention``, ``backend.temporal_attention``,
 run the kernel or the reference as the ``VDLITE_BACKEND`` environment variable says (read at
 every call, so a test or a notebook can switch it):
 
-- unset (the default): the kernels for CUDA tensors when Triton is installed, the references
-  otherwise, and the references for shapes a kernel does not take (e.g. head dim 16 in
-  spatial attention), so training never stops for want of a kernel;
+- unset (the default): the kernels for CUDA tensors in the dtypes where they are measured to
+  make the course's training step faster (``MEASURED_FASTER``: bfloat16), when Triton is
+  installed; the references otherwise, and for shapes a kernel does not take (e.g. head dim 16
+  in spatial attention), so training never stops for want of a kernel. Measured on an H100
+  (``python -m kernels.bench.step``, kernels/BENCHMARKS.md): in float32 every GPU preset's
+  step was slower with the kernels than with the references (0.75-0.84x), in bf16 autocast
+  faster (U-Net 1.49x, DiT 1.27x with its neighbourhood attention on the reference and 1.48x
+  with it on the kernel);
 - ``torch``: the references always (the ground truth, on any device);
 - ``triton``: the kernels always, on CUDA tensors or on the CPU through Triton's interpreter
   (``TRITON_INTERPRET=1``); a shape a kernel does not take raises its error instead of
@@ -29,10 +34,12 @@ from types import ModuleType
 import torch
 from torch import Tensor
 
-__all__ = ["BACKENDS", "autocast_operands", "backend", "conv3d", "kernels_for",
+__all__ = ["BACKENDS", "MEASURED_FASTER", "autocast_operands", "backend", "conv3d", "kernels_for",
            "neighbourhood_attention", "spatial_attention", "temporal_attention"]
 
 BACKENDS = ("torch", "triton", "triton-lesson")
+MEASURED_FASTER = (torch.bfloat16,)
+"""The dtypes in which the default backend sends a call to a kernel (see the module docstring)."""
 
 
 def backend() -> str | None:
@@ -77,9 +84,10 @@ def kernels_for(x: Tensor) -> tuple[ModuleType | None, bool]:
 
 def _chosen(x: Tensor, takes: Callable[[ModuleType], bool]) -> ModuleType | None:
     """The kernels module if it runs this call, else None: the kernel runs when the backend
-    forces it, or by default when it `takes` the call (dtype, head dim, padding, ...)."""
+    forces it, or by default when x's dtype is one of MEASURED_FASTER and the kernel `takes`
+    the call (head dim, padding, ...)."""
     kernels, forced = kernels_for(x)
-    if kernels is not None and (forced or takes(kernels)):
+    if kernels is not None and (forced or (x.dtype in MEASURED_FASTER and takes(kernels))):
         return kernels
     return None
 
@@ -110,10 +118,8 @@ def neighbourhood_attention(q: Tensor, k: Tensor, v: Tensor, hw: tuple[int, int]
     """``kernels.neighbourhood_attention`` or ``vdlite.attention.neighbourhood_temporal_attention``:
     attention over the (2r+1)^2 positions around each token in every allowed frame.
 
-    By default the reference runs even on CUDA: this kernel has run only in Triton's
-    interpreter, and a call goes to a kernel by default only where it is measured faster on a
-    GPU. ``VDLITE_BACKEND=triton`` (or ``triton-lesson``) runs it."""
-    kernels = _chosen(q, lambda m: False)  # forced only, until `kernels.bench` measures it
+    By default the kernel runs where the others do (bf16 CUDA tensors of a head dim it takes)."""
+    kernels = _chosen(q, lambda m: m.takes_neighbourhood(q, radius))
     if kernels is not None:
         return kernels.neighbourhood_attention(q, k, v, hw, radius, causal, window)
     from vdlite import attention

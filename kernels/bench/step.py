@@ -15,8 +15,9 @@ the data generator is not timed) under three backends, in one process:
 
 A step's time is the median over ``--steps`` steps after ``--warmup`` (Triton compiles and
 autotunes in the warm-up); the interval is the 10th-90th percentile of the steps. The ratio
-is torch's median over the backend's. Then, for each preset in bf16 under the default
-backend, a torch.profiler table of where one step's GPU time goes, by op.
+is torch's median over the backend's. Then, for each preset in bf16 under the torch and the
+default backends, a torch.profiler table of where two steps' GPU time goes (after 3 warm ones),
+by op.
 
 ``cuda-dit-r0`` is the DiT preset with per-position temporal attention (radius 0).
 """
@@ -98,18 +99,24 @@ def step_times(cfg, clips: list[torch.Tensor], warmup: int, device: str = "cuda"
     return times
 
 
-def profile(cfg, clips: list[torch.Tensor], rows: int = 15) -> str:
-    """torch.profiler's table of two training steps' CUDA time by op (after 3 warm steps)."""
-    from torch.profiler import ProfilerActivity, schedule
+def profile(cfg, clips: list[torch.Tensor], rows: int = 15, warm: int = 3) -> str:
+    """torch.profiler's table of the CUDA time by op of the training steps after the first
+    `warm` (cfg.steps - warm of them): started and stopped from `train`'s on_step."""
+    from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     from vdlite.train import train
 
-    prof = torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
-                         schedule=schedule(wait=0, warmup=3, active=2))
-    with prof:
-        train(cfg, itertools.cycle(clips), "cuda", progress=False,
-              on_step=lambda done, ema: prof.step())
+    prof = torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+
+    def on_step(done: int, ema) -> None:
+        if done == warm:
+            prof.start()
+        elif done == cfg.steps:
+            torch.cuda.synchronize()
+            prof.stop()
+
+    train(cfg, itertools.cycle(clips), "cuda", progress=False, on_step=on_step)
     return prof.key_averages().table(sort_by="cuda_time_total", row_limit=rows,
                                      max_name_column_width=60)
 
@@ -166,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = config(preset, "bf16", 5)
             for name in ("torch", "default"):
                 with backend(name):
-                    print(f"\n### {preset}, bf16, backend {name}: CUDA time of 2 steps by op\n")
+                    print(f"\n### {preset}, bf16, backend {name}: CUDA time of 2 steps by op "
+                          "(after 3)\n")
                     print("```\n" + profile(cfg, batches(cfg)) + "\n```", flush=True)
     return 0
 
