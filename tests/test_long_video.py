@@ -327,3 +327,22 @@ def test_bar_error_is_zero_for_real_clips_and_grows_where_the_bar_is_lost(occlus
     last = occlusion["known"].sum(1) - 1
     assert error_by_distance(ramp, occlusion["known"], 2) == pytest.approx(
         [(last + 1).float().mean().item(), (last + 2).float().mean().item()])
+
+
+def test_vdlite_train_takes_a_temporal_window():
+    """`vdlite train --arch dit --temporal-window 2` trains a DiT of window 2; the flag needs a
+    video DiT; left out, the whole clip (0)."""
+    from vdlite import cli
+
+    def config(*argv):
+        args = cli.build_parser().parse_args(["train", *argv])
+        opts = {k: v if (v := getattr(args, k)) is not None else d
+                for k, d in cli.TRAIN_DEFAULTS.items()}
+        return cli.train_config({**opts, "precision": "fp32"})
+
+    assert config("--arch", "dit", "--temporal-window", "2").temporal_window == 2
+    assert config("--arch", "dit").temporal_window == 0
+    for argv in (("--temporal-window", "2"), ("--arch", "dit", "--mode", "frame",
+                                               "--temporal-window", "1")):
+        with pytest.raises(cli.UsageError, match="--temporal-window"):
+            config(*argv)

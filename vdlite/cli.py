@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--temporal-radius", type=bounded(int, 0, None, "an int >= 0"),
                     help="dit: temporal attention over the (2r+1)^2 positions around each token "
                          "in every frame (default 1; 0 = the same position only)")
+    tr.add_argument("--temporal-window", type=bounded(int, 0, None, "an int >= 0"),
+                    help="dit: temporal attention sees only the frames within w of each frame "
+                         "(a sliding window, lesson 08b; default 0 = the whole clip)")
     tr.add_argument("--fine-patch", type=positive_int,
                     help="DiT: embed and draw pixels as f x f patches around the blocks' "
                          "patches (must divide --patch; default: off)")
@@ -374,7 +377,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 # `vdlite train` options that define a run: their defaults (`--resume` takes the saved run's),
 # TrainConfig's where the option is one of its fields.
 # precision's default (None) is the device's, `default_precision`.
-TRAIN_DEFAULTS = dict(data="sprites", patch=None, temporal_radius=None, fine_patch=None,
+TRAIN_DEFAULTS = dict(data="sprites", patch=None, temporal_radius=None, temporal_window=None,
+                      fine_patch=None,
                       prompts=False, sprites=None, stride=1, precision=None,
                       **{k: getattr(TrainConfig(), k) for k in ("mode", "arch", "conv", "steps",
                                                                "temporal_loss", "temporal_weight",
@@ -449,6 +453,8 @@ def train_config(opts: dict) -> TrainConfig:
                          "needs --data sprites")
     if opts["temporal_radius"] is not None and opts["arch"] != "dit":
         raise UsageError("--temporal-radius takes an int >= 0 and needs --arch dit")
+    if opts["temporal_window"] and (opts["arch"] != "dit" or opts["mode"] != "video"):
+        raise UsageError("--temporal-window needs --arch dit and a video model (--mode video)")
     if opts["fine_patch"] is not None and opts["arch"] != "dit":
         raise UsageError("--fine-patch needs --arch dit")
     from vdlite.temporal_loss import WEIGHTS
@@ -462,7 +468,8 @@ def train_config(opts: dict) -> TrainConfig:
                        frames=opts["frames"], size=opts["size"], batch=opts["batch"],
                        lr=opts["lr"], steps=opts["steps"], seed=opts["seed"],
                        text=opts["prompts"], patch_size=opts["patch"] or (4 if dit else 1),
-                       temporal_radius=radius, fine_patch=opts["fine_patch"] or 0,
+                       temporal_radius=radius, temporal_window=opts["temporal_window"] or 0,
+                       fine_patch=opts["fine_patch"] or 0,
                        temporal_loss=opts["temporal_loss"], temporal_weight=weight,
                        precision=opts["precision"], checkpointing=opts["checkpointing"])
 
@@ -484,7 +491,7 @@ def resumed_run(path: Path, args: argparse.Namespace) -> tuple[TrainConfig, dict
     saved = {**TRAIN_DEFAULTS, **{k: info[k] for k in ("data", "sprites", "stride") if k in info},
              **{k: v for k, v in asdict(cfg).items() if k in TRAIN_DEFAULTS},
              "prompts": cfg.text, "patch": cfg.patch_size, "temporal_radius": cfg.temporal_radius,
-             "fine_patch": cfg.fine_patch or None}
+             "temporal_window": cfg.temporal_window or None, "fine_patch": cfg.fine_patch or None}
     for key in TRAIN_DEFAULTS:
         given = getattr(args, key)
         if given is not None and given != saved[key]:
