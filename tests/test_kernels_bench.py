@@ -92,3 +92,18 @@ def test_step_bench_times_each_step_after_the_warmup_and_restores_the_backend(mo
         assert "VDLITE_BACKEND" not in os.environ
     assert os.environ["VDLITE_BACKEND"] == "triton-lesson"
     assert step.percentile([3.0, 1.0, 2.0, 5.0, 4.0], 0.5) == 3.0
+
+
+def test_ab_table_gives_medians_over_rounds_and_the_ratio(tmp_path):
+    """kernels.bench.ab: per call the median of each tree's rounds and B / A; a folder that is
+    not a checkout is refused by name."""
+    from kernels.bench import ab
+
+    rounds = {"old": [{"t fwd": 1.0, "t launches": 2.0}, {"t fwd": 3.0, "t launches": 2.0},
+                      {"t fwd": 2.0, "t launches": 2.0}],
+              "new": [{"t fwd": 4.0, "t launches": 3.0}] * 3}
+    text = ab.table(rounds, ["old", "new"])
+    assert "| t fwd | 2 ms | 4 ms | 2.00 |" in text
+    assert "| t launches | 2 | 3 | 1.50 |" in text
+    with pytest.raises(SystemExit):
+        ab.main([str(tmp_path), str(tmp_path)])

@@ -74,8 +74,9 @@ CONSISTENCY_FIGURES = ("background_change", "colour_drift", "size_drift", "path_
 MOTION_FIGURES = ("warping_error", "forward_backward", "acceleration")
 
 # The figures `video_vs_frame` compares clip by clip with intervals (`compare_clips`).
-PAIRED_FIGURES = ("warping_error", "flicker", "missing_frames", "path_residual",
-                  "acceleration", "shape_error", "background_off_palette")
+PAIRED_FIGURES = ("background_change", "colour_drift", "size_drift", "warping_error", "flicker",
+                  "missing_frames", "path_residual", "acceleration", "shape_error",
+                  "background_off_palette")
 
 
 def demo_report(clips: torch.Tensor, per_clip: dict | None = None) -> dict[str, float]:
