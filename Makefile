@@ -14,7 +14,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TEST_JOBS ?= auto
 PYTEST_ARGS ?= --durations=15 -n $(TEST_JOBS) --dist loadfile
 
-.PHONY: setup demo test test-lib test-lessons lint bench clean
+.PHONY: setup demo gifs test test-lib test-lessons lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,16 @@ endif
 
 demo: setup
 	$(VENV)/bin/vdlite demo --out out/demo
+
+# The README's animations (real / video model / frame-by-frame model): the CPU demo here, and on
+# a machine with an NVIDIA GPU the GPU demo as well. Each demo's own files stay in out/.
+gifs: setup
+	$(VENV)/bin/vdlite demo --out out/demo-cpu --no-progress
+	mkdir -p docs && cp out/demo-cpu/side_by_side.gif docs/demo_cpu.gif
+ifeq ($(HAS_GPU),yes)
+	$(VENV)/bin/vdlite demo --device cuda --out out/demo-cuda --no-progress
+	cp out/demo-cuda/side_by_side.gif docs/demo_cuda.gif
+endif
 
 test: setup
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q $(PYTEST_ARGS) tests lessons --nbval-lax -p no:cacheprovider

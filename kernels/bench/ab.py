@@ -52,7 +52,7 @@ def child() -> dict[str, float]:
         torch.cuda.synchronize()
         return (time.perf_counter() - t0) / n * 1e3  # ms
 
-    def event_time(fn, warmup=5, reps=30):
+    def event_time(fn, warmup=5, reps=30):  # kernels.bench.timeit, which an old tree lacks
         for _ in range(warmup):
             fn()
         torch.cuda.synchronize()
