@@ -179,8 +179,8 @@ def _env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
 
-def torchrun(*args: str, tmp: Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+def torchrun(*args: str, tmp: Path, processes: int = 2) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes),
            "--master-port", str(free_port()), *args]
     done = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -221,3 +221,13 @@ def test_bench_prints_its_table(tmp_path):
     assert [line.split("|")[3].strip() for line in lines] == ["1 process"] * 2 + ["CP x 2"] * 2
     for line in lines[2:]:  # the context-parallel output equals the single-process one
         assert float(line.split("|")[-2]) < 1e-5, line
+
+
+def test_bench_runs_under_torchrun_with_one_process(tmp_path):
+    """The one-GPU baseline (torchrun --nproc-per-node 1) joins torchrun's store: a group of
+    its own on another port once waited forever for a server that never came."""
+    done = torchrun("-m", "vdlite.parallel", "bench", "--frames", "3", "--size", "16",
+                    "--dim", "16", "--heads", "2", "--steps", "1", tmp=tmp_path, processes=1)
+    modes = [line.split("|")[3].strip() for line in done.stdout.splitlines()
+             if line.startswith("| 3 |")]
+    assert modes == ["1 process"] * 2 + ["CP x 1"] * 2, done.stdout

@@ -469,11 +469,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rank, world, device = init_from_env(args.device)
     if world == 1 and not dist.is_initialized():  # one process: a group of one, so it runs
-        with socket.socket() as free:
-            free.bind(("127.0.0.1", 0))
-            port = free.getsockname()[1]
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", rank=0,
-                                world_size=1, init_method=f"tcp://127.0.0.1:{port}")
+        kind = "nccl" if device.startswith("cuda") else "gloo"
+        if "MASTER_ADDR" in os.environ:  # torchrun with one process: join its store (a store
+            dist.init_process_group(kind, rank=0, world_size=1)  # of our own would wait forever)
+        else:
+            with socket.socket() as free:
+                free.bind(("127.0.0.1", 0))
+                port = free.getsockname()[1]
+            dist.init_process_group(kind, rank=0, world_size=1,
+                                    init_method=f"tcp://127.0.0.1:{port}")
     rows = bench(args.frames, args.size, args.patch, args.dim, args.heads, args.batch,
                  args.radius, args.steps, device, getattr(torch, args.dtype))
     if rank == 0:
