@@ -1,6 +1,6 @@
 """Small calls timed under two source trees in one GPU session: did a change slow them?
 
-    python -m kernels.bench.ab TREE_A TREE_B [--rounds 3] [--out FILE]
+    python -m kernels.bench.ab TREE_A TREE_B [--rounds 3] [--ops temporal,spatial] [--out FILE]
 
 A tree is a folder holding a ``kernels`` and a ``vdlite`` package (a checkout of any commit,
 e.g. ``git worktree add /tmp/old COMMIT``). Each round starts one child process per tree,
@@ -34,8 +34,9 @@ SHAPES = {"temporal": [(2, 8, 1024, 8, 64), (1, 8, 4096, 8, 64)],
           "spatial": [(2, 8, 1024, 8, 64)]}
 
 
-def child() -> dict[str, float]:
-    """Time every call under the ``kernels`` found on sys.path (run in a child process)."""
+def child(ops: str | None = None) -> dict[str, float]:
+    """Time every call of `ops` (comma-separated names of SHAPES; by default $AB_OPS, else all)
+    under the ``kernels`` found on sys.path (run in a child process)."""
     import time
 
     import torch
@@ -78,7 +79,10 @@ def child() -> dict[str, float]:
 
     out = {}
     gen = torch.Generator(device="cuda").manual_seed(0)
+    chosen = (ops or os.environ.get("AB_OPS") or ",".join(SHAPES)).split(",")
     for op, shapes in SHAPES.items():
+        if op not in chosen:
+            continue
         fn = getattr(kernels, f"{op}_attention")
         for shape in shapes:
             q, k, v, do = [torch.randn(shape, device="cuda", dtype=torch.bfloat16, generator=gen)
@@ -98,8 +102,8 @@ def child() -> dict[str, float]:
     return out
 
 
-def run_tree(tree: Path) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=str(tree))
+def run_tree(tree: Path, ops: str) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=str(tree), AB_OPS=ops)
     done = subprocess.run([sys.executable, "-c",
                            "import json, kernels.bench.ab as ab; print(json.dumps(ab.child()))"
                            if (tree / "kernels" / "bench" / "ab.py").is_file() else
@@ -134,17 +138,22 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("trees", nargs=2, type=Path, help="two folders with kernels/ and vdlite/")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ops", default=",".join(SHAPES),
+                        help="comma-separated subset of " + ",".join(SHAPES))
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
     args = parser.parse_args(argv)
     for tree in args.trees:
         if not (tree / "kernels" / "__init__.py").is_file():
             parser.error(f"{tree} has no kernels/__init__.py: give a checkout's root folder")
+    unknown = set(args.ops.split(",")) - set(SHAPES)
+    if unknown:
+        parser.error(f"--ops takes {', '.join(SHAPES)}; got {', '.join(sorted(unknown))}")
     names = [str(t) for t in args.trees]
     results: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     for r in range(args.rounds):
         order = list(zip(names, args.trees, strict=True))
         for name, tree in order if r % 2 == 0 else order[::-1]:
-            results[name].append(run_tree(tree.resolve()))
+            results[name].append(run_tree(tree.resolve(), args.ops))
             print(f"round {r + 1}/{args.rounds}: {name} done", file=sys.stderr, flush=True)
     text = table(results, names)
     print(text)
