@@ -107,6 +107,7 @@ def test_a_tiny_recipe_runs_resumes_and_refuses_to_overwrite(tmp_path, capsys):
     assert "--set steps=2" in text and "4 clip pairs" in text
     for seed in (0, 1):
         assert (tmp_path / f"seed-{seed}" / "side_by_side.gif").is_file()
+    assert (tmp_path / "clips.png").stat().st_size > 1000
     before = (tmp_path / "seed-0" / "metrics.json").stat().st_mtime_ns
     capsys.readouterr()
     assert main(args + ["--resume"]) == 0  # nothing run again

@@ -14,7 +14,8 @@ The targets a recipe must meet in every seed (`TARGETS`, `meets_targets`): no fi
 better on background change, colour drift and shape error; the video model's sprite missing
 in at most 5% of its frames. DIR/results.md has one row per seed with each figure's verdict
 and whether the targets hold, then each figure's difference averaged over seeds with a 90%
-Student-t interval over seeds (`vdlite.seams.mean_interval`); DIR/results.json has it all.
+Student-t interval over seeds (`vdlite.seams.mean_interval`); DIR/results.json has it all, and
+DIR/clips.png shows two of the video model's clips from each seed.
 
 With --resume, a seed whose DIR/seed-N/metrics.json was made with the same configuration is
 read back, not run again; a folder made with another configuration is an error (use another
@@ -168,6 +169,33 @@ def report(preset: str, overrides: dict, runs: dict[int, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def save_strip(out: Path, seeds: list[int], n: int = 2) -> None:
+    """DIR/clips.png: the video model's first `n` clips of each seed (from seed-N/
+    video_samples.pt), one row a clip, frames left to right."""
+    import matplotlib
+    import torch
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(seed, clip) for seed in seeds
+            for clip in torch.load(out / f"seed-{seed}" / "video_samples.pt",
+                                   weights_only=True)[:n]]
+    frames = rows[0][1].shape[1]
+    fig, axes = plt.subplots(len(rows), frames, figsize=(frames * 0.6, len(rows) * 0.66),
+                             squeeze=False)
+    for (seed, clip), line in zip(rows, axes, strict=True):
+        for t, ax in enumerate(line):
+            ax.imshow(((clip[:, t].permute(1, 2, 0) + 1) / 2).clamp(0, 1).numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+        line[0].set_ylabel(f"seed {seed}", fontsize=6)
+    fig.suptitle("video model, frames left to right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "clips.png", dpi=80)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     from vdlite.checkpoint import atomic_write_text
     from vdlite.demo import PRESETS
@@ -237,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 record(seed, future.result())
     if runs:
         write()
+        save_strip(out, sorted(runs))
         print((out / "results.md").read_text())
     return 0
 
