@@ -257,3 +257,17 @@ def test_reconstruction_figures_check_their_inputs():
         metrics.psnr(video, torch.zeros(1, 3, 3, 4, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="recon must be finite"):
         metrics.psnr(video, torch.full_like(video, float("nan")))
+
+
+def test_missing_frames_calls_noise_perfect_and_flicker_and_shape_error_do_not():
+    """A clip of noise is 'far from the background' at every pixel, so missing_frames reads 0
+    (lesson 02, section 10: a v-prediction recipe that drew noise). The flicker and the shape
+    error are what see it: both far above real clips'."""
+    real = torch.stack([MovingSprites(num_clips=8, frames=8, size=32, sprites=1,
+                                      background="plain", seed=3)[i]["video"]
+                        for i in range(8)])
+    noise = torch.rand(real.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    real_report, noise_report = metrics.consistency_report(real), metrics.consistency_report(noise)
+    assert noise_report["missing_frames"] == real_report["missing_frames"] == 0.0
+    assert noise_report["flicker"] > 10 * real_report["flicker"]
+    assert noise_report["shape_error"] > 0.5 > 10 * real_report["shape_error"]
