@@ -80,14 +80,22 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
+def demo_arguments(preset: str, overrides: dict) -> tuple[int | None, dict]:
+    """(steps, keywords) for `demo_config` / `run_demo`: the preset, its architecture and the
+    overrides, with `steps` apart (both take it as a positional argument)."""
+    from vdlite.demo import PRESETS
+
+    rest = {k: v for k, v in overrides.items() if k != "steps"}
+    return overrides.get("steps"), dict(rest, preset=preset,
+                                        arch=PRESETS[preset].get("arch", "unet"))
+
+
 def seed_config(preset: str, seed: int, device: str, overrides: dict) -> dict:
     """The demo's video-model configuration for this seed, as metrics.json stores it."""
-    from vdlite.demo import PRESETS, demo_config
+    from vdlite.demo import demo_config
 
-    arch = PRESETS[preset].get("arch", "unet")
-    rest = {k: v for k, v in overrides.items() if k != "steps"}
-    return asdict(demo_config(device, overrides.get("steps"), seed, preset=preset, arch=arch,
-                              **rest))
+    steps, keywords = demo_arguments(preset, overrides)
+    return asdict(demo_config(device, steps, seed, **keywords))
 
 
 def run_seed(preset: str, seed: int, device: str, overrides: dict, folder: Path,
@@ -97,14 +105,13 @@ def run_seed(preset: str, seed: int, device: str, overrides: dict, folder: Path,
     returns its metrics.json."""
     import torch
 
-    from vdlite.demo import PRESETS, run_demo
+    from vdlite.demo import run_demo
 
     if threads is not None:
         torch.set_num_threads(threads)
-    arch = PRESETS[preset].get("arch", "unet")
-    rest = {k: v for k, v in overrides.items() if k != "steps"}
-    return run_demo(folder, overrides.get("steps"), device, seed, samples, sample_steps,
-                    progress=progress, preset=preset, arch=arch, **rest)
+    steps, keywords = demo_arguments(preset, overrides)
+    return run_demo(folder, steps, device, seed, samples, sample_steps, progress=progress,
+                    **keywords)
 
 
 def stored(folder: Path, config: dict, samples: int = 64, sample_steps: int = 50) -> dict | None:
